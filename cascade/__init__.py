@@ -1,0 +1,1 @@
+"""Cascade: many OpenStack clouds ("sites") served as one through their standard APIs."""

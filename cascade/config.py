@@ -1,0 +1,134 @@
+"""Typed settings, read once from an INI file (`cascade.conf`) and passed
+explicitly to whatever needs them. No global state.
+
+Every option is declared once below, with its type, default and help; the
+sample file is generated from these declarations (`cascade config sample`).
+"""
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import pathlib
+from typing import Any
+
+
+def _opt(default: Any, help: str) -> Any:
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+@dataclasses.dataclass(frozen=True)
+class DefaultSection:
+    listen: str = _opt("127.0.0.1:8780", "host:port the API listens on")
+    public_url: str = _opt("", "URL tenants reach the cascade at; empty means the request's own host")
+    state_dir: str = _opt(".", "directory for the embedded database and other local state")
+
+
+@dataclasses.dataclass(frozen=True)
+class DatabaseSection:
+    connection: str = _opt("sqlite:///cascade.sqlite", "SQLAlchemy URL; relative SQLite paths are under state_dir")
+
+
+@dataclasses.dataclass(frozen=True)
+class KeystoneSection:
+    auth_url: str = _opt("http://127.0.0.1:5000/v3", "the shared Keystone")
+    username: str = _opt("admin", "service user (needs the admin role)")
+    password: str = _opt("password", "service user's password")
+    project_name: str = _opt("admin", "service user's project")
+    user_domain_name: str = _opt("Default", "")
+    project_domain_name: str = _opt("Default", "")
+    region_name: str = _opt("Cascade", "region the cascade's own endpoints are registered under")
+    token_cache_seconds: int = _opt(300, "how long a validated token is trusted without asking Keystone again")
+
+
+@dataclasses.dataclass(frozen=True)
+class SitesSection:
+    connect_timeout: float = _opt(2.0, "seconds to open a connection to a site")
+    request_timeout: float = _opt(30.0, "deadline of one call to a site")
+    list_deadline: float = _opt(5.0, "deadline of one site's part of a fanned-out list")
+    probe_interval: float = _opt(5.0, "seconds between health probes of each site")
+    failure_threshold: int = _opt(3, "consecutive failures that open a site's circuit breaker")
+    open_seconds: float = _opt(10.0, "how long an open breaker refuses calls before a trial call")
+    pool_size: int = _opt(100, "connections per site")
+
+
+@dataclasses.dataclass(frozen=True)
+class ComputeSection:
+    max_limit: int = _opt(1000, "largest page a list answers, as Nova's [api]max_limit")
+    max_microversion: str = _opt("2.96", "highest compute microversion the cascade serves")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    DEFAULT: DefaultSection = dataclasses.field(default_factory=DefaultSection)
+    database: DatabaseSection = dataclasses.field(default_factory=DatabaseSection)
+    keystone: KeystoneSection = dataclasses.field(default_factory=KeystoneSection)
+    sites: SitesSection = dataclasses.field(default_factory=SitesSection)
+    compute: ComputeSection = dataclasses.field(default_factory=ComputeSection)
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path resolved under state_dir."""
+        url = self.database.connection
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            url = prefix + str(pathlib.Path(self.DEFAULT.state_dir, url[len(prefix):]).resolve())
+        return url
+
+
+def _convert(value: str, to: type) -> Any:
+    if to is bool:
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return to(value)
+
+
+def load(path: str | pathlib.Path) -> Settings:
+    parser = configparser.ConfigParser(interpolation=None)
+    if not parser.read(path):
+        raise FileNotFoundError(f"configuration file {path} not found")
+    sections = {}
+    for section in dataclasses.fields(Settings):
+        cls = _SECTION_TYPES[section.name]
+        values = {}
+        for option in dataclasses.fields(cls):
+            source = parser.defaults() if section.name == "DEFAULT" else (
+                parser[section.name] if parser.has_section(section.name) else {})
+            if option.name in source:
+                default_type = type(option.default)
+                values[option.name] = _convert(source[option.name], default_type)
+        sections[section.name] = cls(**values)
+    return Settings(**sections)
+
+
+def sample() -> str:
+    """The sample configuration, generated from the declarations above."""
+    lines = ["# cascade.conf: every option with its default", ""]
+    for section in dataclasses.fields(Settings):
+        cls = _SECTION_TYPES[section.name]
+        lines.append(f"[{section.name}]")
+        for option in dataclasses.fields(cls):
+            if option.metadata.get("help"):
+                lines.append(f"# {option.metadata['help']}")
+            lines.append(f"#{option.name} = {option.default}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write(settings: Settings, path: str | pathlib.Path) -> None:
+    parser = configparser.ConfigParser(interpolation=None)
+    for section in dataclasses.fields(Settings):
+        values = {k: str(v) for k, v in dataclasses.asdict(getattr(settings, section.name)).items()}
+        if section.name == "DEFAULT":
+            parser.defaults().update(values)
+        else:
+            parser[section.name] = values
+    with open(path, "w") as f:
+        parser.write(f)
+
+
+_SECTION_TYPES = {
+    "DEFAULT": DefaultSection,
+    "database": DatabaseSection,
+    "keystone": KeystoneSection,
+    "sites": SitesSection,
+    "compute": ComputeSection,
+}

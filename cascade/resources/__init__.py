@@ -1,0 +1,1 @@
+"""Declarations of the resource kinds the cascade serves."""

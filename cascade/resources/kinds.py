@@ -1,0 +1,103 @@
+"""Declarations per resource kind: which service serves it, its collection
+and member keys, which fields of its body hold which kind of id, where its
+links are, which query filters carry ids, and how its bottom copy is stamped
+with its top id.
+
+Translation (`routing.translate`), fan-out (`fanout`) and the fronts read these
+declarations; nothing else should know which field of which body holds an id.
+
+Field paths use dots for nesting and `[]` for "every element of this list":
+`"image.id"`, `"os-extended-volumes:volumes_attached[].id"`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    name: str
+    service: str
+    collection: str            # key of the list in a list answer ("servers")
+    member: str                # key of the object in a single answer ("server")
+    path: str                  # collection path under the service's endpoint
+    id_fields: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # path of a links list -> kind of the object that list points at
+    links: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # query filter -> kind of id it carries (translated per site; a filter
+    # whose id has no copy in a site means that site has no match)
+    filter_ids: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # fields holding a site's availability zone, shown as the site's cascade AZ
+    az_fields: tuple[str, ...] = ()
+    # metadata key a bottom copy carries its top id under (hidden from tenants)
+    stamp_key: str | None = None
+    # where bottom copies live: "one" site (routed), or "many" (top-owned, a copy per site)
+    placement: str = "one"
+
+
+STAMP_KEY = "cascade_top_id"
+
+SERVER = Kind(
+    name="server",
+    service="compute",
+    collection="servers",
+    member="server",
+    path="servers",
+    id_fields={
+        "id": "server",
+        "image.id": "image",
+        "flavor.id": "flavor",
+        "os-extended-volumes:volumes_attached[].id": "volume",
+    },
+    links={"links": "server", "image.links": "image", "flavor.links": "flavor"},
+    filter_ids={"image": "image", "flavor": "flavor"},
+    az_fields=("OS-EXT-AZ:availability_zone", "pinned_availability_zone"),
+    stamp_key=STAMP_KEY,
+)
+
+FLAVOR = Kind(
+    name="flavor",
+    service="compute",
+    collection="flavors",
+    member="flavor",
+    path="flavors",
+    id_fields={"id": "flavor"},
+    links={"links": "flavor"},
+    placement="many",
+)
+
+KEYPAIR = Kind(
+    name="keypair",
+    service="compute",
+    collection="keypairs",
+    member="keypair",
+    path="os-keypairs",
+    placement="many",
+)
+
+IMAGE = Kind(
+    name="image",
+    service="image",
+    collection="images",
+    member="image",
+    path="images",
+    id_fields={"id": "image"},
+    placement="many",
+)
+
+VOLUME = Kind(
+    name="volume",
+    service="volume",
+    collection="volumes",
+    member="volume",
+    path="volumes",
+    id_fields={"id": "volume"},
+    links={"links": "volume"},
+)
+
+KINDS: Mapping[str, Kind] = {k.name: k for k in (SERVER, FLAVOR, KEYPAIR, IMAGE, VOLUME)}
+
+
+def kind(name: str) -> Kind:
+    return KINDS[name]

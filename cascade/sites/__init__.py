@@ -1,0 +1,1 @@
+"""Sites: the child clouds, their registry, and one async client per site."""
