@@ -1,1 +1,84 @@
-"""api/compute"""
+"""The Compute front: Nova's v2.1 API at `/compute`, served over every site.
+
+This module only mounts the handlers and negotiates the microversion; each
+resource's logic lives in its own module."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from cascade.api import faults, versions
+from cascade.api.compute import (availability_zones, flavors, keypairs, limits, server_actions,
+                                 server_extras, servers, servers_list)
+from cascade.api.compute.common import context, reply, runtime_of
+
+
+def front_base(request: web.Request) -> str:
+    """The compute front's public root (no version): links are built from it."""
+    rt = runtime_of(request)
+    root = rt.settings.DEFAULT.public_url.rstrip("/") or f"{request.scheme}://{request.host}"
+    return f"{root}/compute"
+
+
+def version_range(request: web.Request):
+    rt = runtime_of(request)
+    return versions.compute_range(rt.settings.compute.max_microversion, rt.registry.all())
+
+
+@web.middleware
+async def microversion_middleware(request: web.Request, handler):
+    """Negotiates the microversion of every /compute/v2.1 call and stamps the
+    answer (errors included) with Nova's version headers."""
+    if not request.path.startswith("/compute/v2.1/"):
+        return await handler(request)
+    low, high = version_range(request)
+    try:
+        version = versions.negotiate(request, low, high)
+    except Exception as exc:  # the 406/400 of negotiation, in Nova's body
+        return faults.render(request, exc)
+    ctx = request.get("context")
+    if ctx is not None:
+        ctx.microversion = str(version)
+        ctx.base_url = f"{front_base(request)}/v2.1"
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = faults.RENDERERS["compute"](exc.status, exc.reason)
+    except Exception as exc:  # noqa: BLE001 - rendered here so the version headers are on errors too
+        response = faults.render(request, exc)
+    response.headers.update(versions.version_headers(version))
+    return response
+
+
+async def list_versions(request: web.Request) -> web.Response:
+    low, high = version_range(request)
+    base = front_base(request)
+    return reply({"versions": [versions.compute_version_doc(base, "v2.0", low, high),
+                               versions.compute_version_doc(base, "v2.1", low, high)]})
+
+
+async def show_version(request: web.Request) -> web.Response:
+    low, high = version_range(request)
+    doc = versions.compute_version_doc(front_base(request), "v2.1", low, high)
+    doc["links"].append({"rel": "describedby", "type": "text/html", "href": "http://docs.openstack.org/"})
+    doc["media-types"] = versions.media_types()
+    return reply({"version": doc})
+
+
+def build_app() -> web.Application:
+    app = web.Application(middlewares=[microversion_middleware])
+    r = app.router
+    r.add_get("", list_versions)
+    r.add_get("/", list_versions)
+    r.add_get("/v2.1", show_version)
+    r.add_get("/v2.1/", show_version)
+    servers_list.add_routes(r, "/v2.1")  # before servers: /servers/detail is not a server id
+    servers.add_routes(r, "/v2.1")
+    server_actions.add_routes(r, "/v2.1")
+    server_extras.add_routes(r, "/v2.1")
+    flavors.add_routes(r, "/v2.1")
+    keypairs.add_routes(r, "/v2.1")
+    availability_zones.add_routes(r, "/v2.1")
+    limits.add_routes(r, "/v2.1")
+    return app

@@ -1,0 +1,130 @@
+"""JSON schemas of compute request bodies, per microversion, and Nova's way
+of reporting a body that does not match ("Invalid input for field/attribute
+...")."""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jsonschema
+
+from cascade import errors
+from cascade.sites.versions import APIVersion
+
+_name = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^(?!\s).*(?<!\s)$"}
+_metadata = {
+    "type": "object",
+    "patternProperties": {"^[a-zA-Z0-9-_:. ]{1,255}$": {"type": "string", "maxLength": 255}},
+    "additionalProperties": False,
+}
+_count = {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 1, "minLength": 1}
+_network = {
+    "type": "object",
+    "properties": {
+        "uuid": {"type": "string"}, "port": {"type": ["string", "null"]},
+        "fixed_ip": {"type": "string"}, "tag": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
+_bdm = {
+    "type": "object",
+    "properties": {
+        "source_type": {"type": "string", "enum": ["volume", "image", "snapshot", "blank"]},
+        "destination_type": {"type": "string", "enum": ["local", "volume"]},
+        "uuid": {"type": "string"}, "boot_index": {"type": ["integer", "string", "null"]},
+        "volume_size": {"type": ["integer", "string"]}, "delete_on_termination": {"type": ["boolean", "string"]},
+        "device_name": {"type": "string"}, "guest_format": {"type": "string"}, "disk_bus": {"type": "string"},
+        "device_type": {"type": "string"}, "tag": {"type": "string"}, "volume_type": {"type": ["string", "null"]},
+        "no_device": {}, "snapshot_id": {"type": "string"}, "volume_id": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
+
+# field -> (first microversion that accepts it, last microversion that accepts it)
+_SERVER_FIELDS: dict[str, tuple[dict, str, str | None]] = {
+    "name": (_name, "2.1", None),
+    "imageRef": ({"type": "string"}, "2.1", None),
+    "flavorRef": ({"type": ["string", "integer"], "minLength": 1}, "2.1", None),
+    "adminPass": ({"type": "string"}, "2.1", None),
+    "metadata": (_metadata, "2.1", None),
+    "networks": ({"oneOf": [{"type": "array", "items": _network},
+                            {"type": "string", "enum": ["none", "auto"]}]}, "2.1", None),
+    "OS-DCF:diskConfig": ({"type": "string", "enum": ["AUTO", "MANUAL"]}, "2.1", None),
+    "accessIPv4": ({"type": "string", "format": "ipv4"}, "2.1", None),
+    "accessIPv6": ({"type": "string", "format": "ipv6"}, "2.1", None),
+    "personality": ({"type": "array"}, "2.1", "2.56"),
+    "availability_zone": ({"type": "string", "minLength": 1, "maxLength": 255}, "2.1", None),
+    "block_device_mapping_v2": ({"type": "array", "items": _bdm}, "2.1", None),
+    "key_name": ({"type": "string", "minLength": 1, "maxLength": 255}, "2.1", None),
+    "user_data": ({"type": "string"}, "2.1", None),
+    "config_drive": ({"type": ["boolean", "string"]}, "2.1", None),
+    "min_count": (_count, "2.1", None),
+    "max_count": (_count, "2.1", None),
+    "return_reservation_id": ({"type": ["boolean", "string"]}, "2.1", None),
+    "security_groups": ({"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}},
+                                                     "additionalProperties": False}}, "2.1", None),
+    "description": ({"type": ["string", "null"], "maxLength": 255}, "2.19", None),
+    "tags": ({"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 60,
+                                         "pattern": "^[^,/]*$"}, "maxItems": 50}, "2.52", None),
+    "trusted_image_certificates": ({"type": ["array", "null"]}, "2.63", None),
+    "host": ({"type": "string"}, "2.74", None),
+    "hypervisor_hostname": ({"type": "string"}, "2.74", None),
+    "hostname": ({"type": "string", "maxLength": 63}, "2.90", None),
+}
+
+
+def _allowed(first: str, last: str | None, version: APIVersion) -> bool:
+    return APIVersion(first) <= version and (last is None or version <= APIVersion(last))
+
+
+@functools.lru_cache(maxsize=64)
+def server_create_schema(version: str) -> dict:
+    v = APIVersion(version)
+    properties = {name: spec for name, (spec, first, last) in _SERVER_FIELDS.items() if _allowed(first, last, v)}
+    required = ["name", "flavorRef"]
+    if v >= APIVersion("2.37"):
+        required.append("networks")
+    return {
+        "type": "object",
+        "properties": {
+            "server": {"type": "object", "properties": properties, "required": required,
+                       "additionalProperties": False},
+            "os:scheduler_hints": {"type": "object"},
+            "OS-SCH-HNT:scheduler_hints": {"type": "object"},
+        },
+        "required": ["server"],
+        "additionalProperties": False,
+    }
+
+
+def server_update_schema(version: str) -> dict:
+    v = APIVersion(version)
+    fields = {"name": _name, "accessIPv4": _SERVER_FIELDS["accessIPv4"][0],
+              "accessIPv6": _SERVER_FIELDS["accessIPv6"][0], "OS-DCF:diskConfig": _SERVER_FIELDS["OS-DCF:diskConfig"][0]}
+    if v >= APIVersion("2.19"):
+        fields["description"] = _SERVER_FIELDS["description"][0]
+    if v >= APIVersion("2.90"):
+        fields["hostname"] = _SERVER_FIELDS["hostname"][0]
+    return {"type": "object", "properties": {"server": {"type": "object", "properties": fields,
+                                                        "additionalProperties": False}},
+            "required": ["server"], "additionalProperties": False}
+
+
+METADATA_SCHEMA = {"type": "object", "properties": {"metadata": _metadata}, "required": ["metadata"],
+                   "additionalProperties": False}
+METADATA_ITEM_SCHEMA = {"type": "object", "properties": {"meta": {**_metadata, "minProperties": 1, "maxProperties": 1}},
+                        "required": ["meta"], "additionalProperties": False}
+
+_FORMATS = jsonschema.FormatChecker(["ipv4", "ipv6"])
+
+
+def validate(body: Any, schema: dict) -> None:
+    """Raise Nova's 400 for a body that does not match `schema`."""
+    validator = jsonschema.Draft4Validator(schema, format_checker=_FORMATS)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(body))
+    if error is None:
+        return
+    if error.validator == "additionalProperties":
+        raise errors.BadRequest(error.message)
+    path = "/".join(str(p) for p in error.path) or "body"
+    raise errors.BadRequest(f"Invalid input for field/attribute {path}. Value: {error.instance}. {error.message}")

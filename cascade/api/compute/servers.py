@@ -1,0 +1,199 @@
+"""Servers: create (placed), show, update and delete (routed).
+
+A create resolves the tenant's references (flavor, image, key pair, zone),
+asks `scheduling.placement` for the site, makes sure the site has its own copy
+of each dependency, reserves a top id, forwards the create with the bottom ids
+and the top id stamped in the server's metadata, then binds the route."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from aiohttp import web
+
+from cascade import errors
+from cascade.api import patterns
+from cascade.api.compute import dependencies, schemas, server_views
+from cascade.api.compute.common import body_of, context, reply, runtime_of
+from cascade.context import RequestContext
+from cascade.persistence.servers import ProjectedServer
+from cascade.resources.kinds import SERVER, STAMP_KEY
+from cascade.runtime import Runtime
+from cascade.scheduling import placement
+from cascade.sites.model import Site
+from cascade.sites.versions import at_least
+
+
+def not_found(server_id: str) -> str:
+    return f"Instance {server_id} could not be found."
+
+
+def _ref(value: Any) -> str:
+    """Nova accepts an id or a URL whose last segment is the id."""
+    return str(value).rstrip("/").rsplit("/", 1)[-1]
+
+
+def _zone(value: str | None) -> str | None:
+    """`az`, `az:host` and `az::node` all name the zone first."""
+    if not value:
+        return None
+    return value.split(":", 1)[0] or None
+
+
+def _count(spec: dict, key: str) -> int:
+    return int(spec.get(key, 1) or 1)
+
+
+async def create(request: web.Request) -> web.Response:
+    rt, ctx = runtime_of(request), context(request)
+    body = await body_of(request)
+    schemas.validate(body, schemas.server_create_schema(ctx.microversion))
+    spec: dict = body["server"]
+    min_count, max_count = _count(spec, "min_count"), _count(spec, "max_count")
+    if min_count > max_count:
+        raise errors.BadRequest("min_count must be <= max_count")
+    flavor = await dependencies.find_flavor(rt, ctx, _ref(spec["flavorRef"]), for_create=True)
+    image_id = _ref(spec["imageRef"]) if spec.get("imageRef") else None
+    if image_id is None and not spec.get("block_device_mapping_v2"):
+        raise errors.BadRequest("Block Device Mapping is Invalid: You specified more local devices than the limit allows")
+    image_copies = await dependencies.image_copies(rt, ctx, image_id) if image_id else None
+    keypair = await dependencies.find_keypair(rt, ctx, spec["key_name"]) if spec.get("key_name") else None
+    if isinstance(spec.get("networks"), list) and any("uuid" in n or n.get("port") for n in spec["networks"]):
+        bad = next(n.get("uuid") or n.get("port") for n in spec["networks"] if n.get("uuid") or n.get("port"))
+        raise errors.BadRequest(f"Network {bad} could not be found.")
+    zone = _zone(spec.get("availability_zone"))
+    if zone is not None and rt.registry.by_az(zone) is None:
+        raise errors.BadRequest("The requested availability zone is not available")
+    ranked = placement.rank(rt.registry.all(), placement.PlacementRequest(
+        vcpus=flavor.vcpus * max_count, memory_mb=flavor.ram * max_count, availability_zone=zone,
+        image_sites=frozenset(image_copies) if image_copies is not None else None,
+        microversion=ctx.microversion))
+    site = ranked[0]
+    bottom_spec = dict(spec)
+    bottom_spec.pop("availability_zone", None)  # the site schedules inside itself
+    bottom_spec["flavorRef"] = await dependencies.flavor_in_site(rt, flavor, site)
+    if image_id:
+        bottom_spec["imageRef"] = image_copies[site.id]
+    if keypair is not None:
+        await dependencies.keypair_in_site(rt, ctx, keypair, site)
+    if spec.get("block_device_mapping_v2"):
+        bottom_spec["block_device_mapping_v2"] = await _bdm_to_bottom(rt, ctx, spec["block_device_mapping_v2"], site)
+    hints = {k: v for k, v in body.items() if k != "server"}
+    if max_count > 1:
+        return await _create_many(rt, ctx, site, spec, bottom_spec, hints, flavor.id, image_id)
+    top_id = await rt.routes.reserve(SERVER.name, site_id=site.id, project_id=ctx.project_id)
+    bottom_spec["metadata"] = {**spec.get("metadata", {}), STAMP_KEY: top_id}
+    try:
+        response = await patterns.forward(rt, ctx, site, "compute", "POST", "/servers",
+                                          json={"server": bottom_spec, **hints})
+    except errors.CascadeError:
+        await rt.routes.forget(SERVER.name, top_id, site_id=site.id)
+        raise
+    bottom = response.body["server"]
+    await _record(rt, ctx, site, top_id, bottom["id"], spec, flavor.id, image_id)
+    answer = await rt.translator.to_top(SERVER, site, bottom, base_url=ctx.base_url)
+    location = f"{ctx.base_url}/servers/{top_id}"
+    return reply({"server": answer}, status=202, headers={"Location": location})
+
+
+async def _create_many(rt: Runtime, ctx: RequestContext, site: Site, spec: dict, bottom_spec: dict,
+                       hints: dict, flavor_id: str, image_id: str | None) -> web.Response:
+    """min/max_count: one create in the site, then every server it made is
+    given a top id and stamped with it."""
+    bottom_spec["return_reservation_id"] = True
+    response = await patterns.forward(rt, ctx, site, "compute", "POST", "/servers",
+                                      json={"server": bottom_spec, **hints})
+    reservation = response.body["reservation_id"]
+    made = await patterns.forward(rt, ctx, site, "compute", "GET", "/servers/detail",
+                                  params={"reservation_id": reservation})
+    servers = sorted(made.body["servers"], key=lambda s: s.get("OS-EXT-SRV-ATTR:launch_index", 0))
+    first = None
+    for bottom in servers:
+        top_id = await rt.routes.reserve(SERVER.name, site_id=site.id, project_id=ctx.project_id)
+        await _record(rt, ctx, site, top_id, bottom["id"], {**spec, "name": bottom.get("name", spec["name"])},
+                      flavor_id, image_id)
+        await patterns.forward(rt, ctx, site, "compute", "POST", f"/servers/{bottom['id']}/metadata",
+                               json={"metadata": {STAMP_KEY: top_id}})
+        first = first or (top_id, bottom)
+    if spec.get("return_reservation_id") in (True, "True", "true", "1"):
+        return reply({"reservation_id": reservation}, status=202)
+    top_id, bottom = first
+    answer = await rt.translator.to_top(SERVER, site, bottom, base_url=ctx.base_url)
+    answer = {k: answer[k] for k in ("id", "links", "OS-DCF:diskConfig", "security_groups") if k in answer}
+    return reply({"server": answer}, status=202, headers={"Location": f"{ctx.base_url}/servers/{top_id}"})
+
+
+async def _record(rt: Runtime, ctx: RequestContext, site: Site, top_id: str, bottom_id: str, spec: dict,
+                  flavor_id: str, image_id: str | None) -> None:
+    await rt.routes.bind(SERVER.name, top_id, site.id, bottom_id)
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    await rt.servers.upsert(ProjectedServer(
+        top_id=top_id, site_id=site.id, project_id=ctx.project_id, user_id=ctx.user_id, name=spec["name"],
+        status="BUILD", task_state="scheduling", flavor_id=flavor_id, image_id=image_id, created=now))
+
+
+async def _bdm_to_bottom(rt: Runtime, ctx: RequestContext, mappings: list[dict], site: Site) -> list[dict]:
+    out = []
+    for bdm in mappings:
+        bdm = dict(bdm)
+        if bdm.get("source_type") == "image" and bdm.get("uuid"):
+            copies = await dependencies.image_copies(rt, ctx, bdm["uuid"])
+            if site.id not in copies:
+                raise errors.BadRequest(f"Image {bdm['uuid']} could not be found.")
+            bdm["uuid"] = copies[site.id]
+        elif bdm.get("source_type") in ("volume", "snapshot"):
+            raise errors.BadRequest(f"Volume {bdm.get('uuid')} could not be found.")
+        out.append(bdm)
+    return out
+
+
+async def show(request: web.Request) -> web.Response:
+    rt, ctx = runtime_of(request), context(request)
+    server_id = request.match_info["server_id"]
+    target = await patterns.locate(rt, ctx, SERVER, server_id, not_found=not_found(server_id))
+    try:
+        response = await patterns.forward_routed(rt, ctx, target, "GET")
+    except errors.SiteUnavailable:
+        if not at_least(ctx.microversion, "2.69"):
+            raise
+        row = await rt.servers.get(server_id)
+        return reply({"server": server_views.partial(ctx, row, target.site, form="show")})
+    server = await rt.translator.to_top(SERVER, target.site, response.body["server"], base_url=ctx.base_url)
+    if server is None:
+        raise errors.NotFound(not_found(server_id))
+    return reply({"server": server})
+
+
+async def update(request: web.Request) -> web.Response:
+    rt, ctx = runtime_of(request), context(request)
+    server_id = request.match_info["server_id"]
+    body = await body_of(request)
+    schemas.validate(body, schemas.server_update_schema(ctx.microversion))
+    target = await patterns.locate(rt, ctx, SERVER, server_id, not_found=not_found(server_id))
+    response = await patterns.forward_routed(rt, ctx, target, "PUT", json=body)
+    if "name" in body["server"]:
+        row = await rt.servers.get(server_id)
+        await rt.servers.upsert(dataclasses.replace(row, name=body["server"]["name"]))
+    server = await rt.translator.to_top(SERVER, target.site, response.body["server"], base_url=ctx.base_url)
+    return reply({"server": server})
+
+
+async def delete(request: web.Request) -> web.Response:
+    rt, ctx = runtime_of(request), context(request)
+    server_id = request.match_info["server_id"]
+    target = await patterns.locate(rt, ctx, SERVER, server_id, not_found=not_found(server_id))
+    await patterns.forward_routed(rt, ctx, target, "DELETE")
+    # the route stays (state "deleting") so that changes-since lists can still
+    # show the server as DELETED while its site reports it
+    await rt.routes.set_state(SERVER.name, server_id, "deleting", site_id=target.site.id)
+    await rt.servers.mark_deleted(server_id)
+    return reply(status=204)
+
+
+def add_routes(router: web.UrlDispatcher, prefix: str) -> None:
+    router.add_post(f"{prefix}/servers", create)
+    router.add_get(f"{prefix}/servers/{{server_id}}", show)
+    router.add_put(f"{prefix}/servers/{{server_id}}", update)
+    router.add_delete(f"{prefix}/servers/{{server_id}}", delete)
+

@@ -1,0 +1,217 @@
+"""Server lists (`GET /servers`, `GET /servers/detail`): fanned out.
+
+Every site that may hold matching servers is asked concurrently, with the
+tenant's filters (ids translated per site) and sort keys; each site's rows
+become a lazy stream (`fanout.SitePager`), and the streams are merged on the
+sort keys with site order as the tie-break, so pages are global and stable.
+
+A global marker is a top id: its site is asked to start after the marker's
+bottom id; the other sites skip rows that sort before the marker's values.
+Sites that are down, time out or fail answer nothing; from microversion 2.69
+their servers appear as partial records (status UNKNOWN) from the cascade's
+own records, on the first page.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDict
+
+from cascade import errors
+from cascade.api import patterns
+from cascade.api.compute import server_views
+from cascade.api.compute.common import context, reply, require_admin, runtime_of
+from cascade.context import RequestContext
+from cascade.fanout.merge import SitePager, first_page_size, merge_indexed, page_fetcher
+from cascade.fanout.sortkeys import SortSpec, after_marker
+from cascade.resources.kinds import SERVER
+from cascade.routing import paths
+from cascade.runtime import Runtime
+from cascade.sites.model import DOWN, Site
+from cascade.sites.versions import at_least
+
+LOG = logging.getLogger(__name__)
+
+# Nova's sort keys -> the field of a detailed server body holding that value
+SORT_FIELDS = {
+    "created_at": "created", "updated_at": "updated", "display_name": "name", "uuid": "id",
+    "hostname": "OS-EXT-SRV-ATTR:hostname", "vm_state": "OS-EXT-STS:vm_state",
+    "task_state": "OS-EXT-STS:task_state", "power_state": "OS-EXT-STS:power_state",
+    "availability_zone": "OS-EXT-AZ:availability_zone", "key_name": "key_name", "project_id": "tenant_id",
+    "user_id": "user_id", "locked": "locked", "launched_at": "OS-SRV-USG:launched_at",
+    "terminated_at": "OS-SRV-USG:terminated_at", "access_ip_v4": "accessIPv4", "access_ip_v6": "accessIPv6",
+    "display_description": "description", "host": "OS-EXT-SRV-ATTR:host",
+    "node": "OS-EXT-SRV-ATTR:hypervisor_hostname", "image_ref": "image.id", "instance_type_id": "flavor.id",
+    "progress": "progress", "launch_index": "OS-EXT-SRV-ATTR:launch_index", "kernel_id": "OS-EXT-SRV-ATTR:kernel_id",
+    "ramdisk_id": "OS-EXT-SRV-ATTR:ramdisk_id", "root_device_name": "OS-EXT-SRV-ATTR:root_device_name",
+    "config_drive": "config_drive",
+}
+ADMIN_SORT_KEYS = {"host", "node"}
+PAGING = {"limit", "marker", "sort_key", "sort_dir"}
+# filters that only narrow by project: with no others, down sites' servers can be shown
+PROJECT_FILTERS = {"all_tenants", "project_id", "tenant_id"}
+_SORT = "__sort_{}"   # hidden fields carrying a row's sort values as its site had them
+
+
+def _limit(rt: Runtime, query) -> int:
+    raw = query.get("limit")
+    max_limit = rt.settings.compute.max_limit
+    if raw is None:
+        return max_limit
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise errors.BadRequest(f"Invalid input for query parameters limit. Value: {raw}. "
+                                f"'{raw}' does not match '^[0-9]*$'") from None
+    if limit < 0:
+        raise errors.BadRequest(f"Invalid input for query parameters limit. Value: {raw}. "
+                                f"'{raw}' does not match '^[0-9]*$'")
+    return min(limit, max_limit)
+
+
+def _sort(ctx: RequestContext, query) -> tuple[SortSpec, list[str], list[str]]:
+    keys, dirs = query.getall("sort_key", []), query.getall("sort_dir", [])
+    for direction in dirs:
+        if direction not in ("asc", "desc"):
+            raise errors.BadRequest(f"Invalid input for query parameters sort_dir. Value: {direction}. "
+                                    f"'{direction}' is not one of ['asc', 'desc']")
+    for key in keys:
+        if key not in SORT_FIELDS or (key in ADMIN_SORT_KEYS and not ctx.is_admin):
+            raise errors.BadRequest(f"Invalid input for query parameters sort_key. Value: {key}.")
+    if not keys:
+        keys, dirs = ["created_at"], dirs[:1] or ["desc"]
+    if len(dirs) > len(keys):
+        raise errors.BadRequest("The number of sort_keys and sort_dirs must be same")
+    spec = SortSpec.of([_SORT.format(i) for i in range(len(keys))], dirs, default=dirs[0] if dirs else "desc")
+    return spec, keys, dirs
+
+
+def _with_sort_values(rows: list[dict], keys: list[str]) -> list[dict]:
+    for row in rows:
+        for i, key in enumerate(keys):
+            row[_SORT.format(i)] = paths.get(row, SORT_FIELDS[key])
+    return rows
+
+
+def _strip(row: dict) -> dict:
+    return {k: v for k, v in row.items() if not k.startswith("__sort_")}
+
+
+async def _marker_position(rt: Runtime, ctx: RequestContext, marker: str, keys: list[str]):
+    """(marker's site, bottom id, sort values of the marker) or Nova's 400."""
+    try:
+        target = await patterns.locate(rt, ctx, SERVER, marker, not_found="")
+    except errors.NotFound:
+        raise errors.BadRequest(f"marker [{marker}] not found") from None
+    response = await patterns.forward_routed(rt, ctx, target, "GET")
+    row = _with_sort_values([response.body["server"]], keys)[0]
+    return target.site, target.bottom_id, row
+
+
+async def _list(request: web.Request, *, detail: bool) -> web.Response:
+    rt, ctx = runtime_of(request), context(request)
+    query = request.query
+    if "all_tenants" in query:
+        require_admin(ctx, "os_compute_api:servers:index:get_all_tenants")
+    limit = _limit(rt, query)
+    spec, keys, dirs = _sort(ctx, query)
+    filters = MultiDict((k, v) for k, v in query.items() if k not in PAGING)
+    zone = filters.pop("availability_zone", None)
+    sites = [s for s in rt.registry.all() if zone is None or s.availability_zone == zone]
+    marker = query.get("marker")
+    marker_site = marker_bottom = marker_row = None
+    if marker:
+        marker_site, marker_bottom, marker_row = await _marker_position(rt, ctx, marker, keys)
+    reachable = [s for s in sites if s.health != DOWN]
+    unavailable = [s for s in sites if s.health == DOWN]
+    keep_after = after_marker(spec, marker_row, marker_site.position) if marker_row is not None else None
+    page = first_page_size(limit, len(reachable)) if limit else 1
+
+    def stream_for(site: Site, site_filters: MultiDict) -> SitePager:
+        async def list_page(site_marker: str | None, size: int) -> list[dict]:
+            params = MultiDict(site_filters)
+            params["limit"] = str(size)
+            for key in keys:
+                params.add("sort_key", key)
+            for direction in dirs:
+                params.add("sort_dir", direction)
+            if site_marker:
+                params["marker"] = site_marker
+            response = await patterns.forward(rt, ctx, site, "compute", "GET", "/servers/detail", params=params,
+                                              timeout=rt.settings.sites.list_deadline)
+            return _with_sort_values(response.body["servers"], keys)
+
+        async def translate(rows: list[dict]) -> list[dict]:
+            return await rt.translator.many_to_top(SERVER, site, rows, base_url=ctx.base_url)
+
+        start = marker_bottom if site is marker_site else None
+        keep = (lambda row, i=site.position: keep_after(row, i)) if keep_after else None
+        return SitePager(page_fetcher(list_page, translate=translate), page_size=page, marker=start, keep=keep)
+
+    async def first_rows(site: Site):
+        site_filters = await rt.translator.filters_to_bottom(SERVER, site, filters)
+        if site_filters is None:
+            return None
+        pager = stream_for(site, site_filters)
+        first = await anext(pager, None)
+        return pager, first
+
+    results = await patterns.fan_out(rt, reachable, first_rows) if limit else []
+    streams, positions = [], []
+    for result in results:
+        if not result.ok:
+            unavailable.append(result.site)
+            continue
+        if result.value is None or result.value[1] is None:
+            continue
+        pager, first = result.value
+        streams.append(_resumed(first, pager, result.site, unavailable))
+        positions.append(result.site)
+    merged = await merge_indexed(streams, spec, limit) if streams else []
+    rows = [_strip(row) for _, row in merged]
+    if not detail:
+        rows = [server_views.summary(row) for row in rows]
+    if (unavailable and not marker and at_least(ctx.microversion, "2.69")
+            and set(filters) <= PROJECT_FILTERS):
+        rows.extend(await _partial_rows(rt, ctx, unavailable, detail, query))
+    body: dict[str, Any] = {"servers": rows}
+    if rows and len(merged) == limit:
+        collection = "servers/detail" if detail else "servers"
+        body["servers_links"] = [server_views.next_link(ctx, collection, query, rows[len(merged) - 1]["id"])]
+    return reply(body)
+
+
+async def _resumed(first: dict, rest: SitePager, site: Site, unavailable: list[Site]):
+    """A site's stream; a site failing on a later page ends its stream (its
+    rows so far stay) instead of failing the whole list."""
+    yield first
+    try:
+        async for row in rest:
+            yield row
+    except errors.CascadeError as exc:
+        LOG.warning("site %s failed during a list: %s", site.name, exc)
+        unavailable.append(site)
+
+
+async def _partial_rows(rt: Runtime, ctx: RequestContext, sites: list[Site], detail: bool, query) -> list[dict]:
+    everyone = ctx.is_admin and query.get("all_tenants") is not None
+    project = None if everyone else (query.get("project_id") or query.get("tenant_id") or ctx.project_id)
+    by_id = {site.id: site for site in sites}
+    records = await rt.servers.list_for_project(project, site_ids=list(by_id))
+    form = "detail" if detail else "list"
+    return [server_views.partial(ctx, row, by_id[row.site_id], form=form) for row in records]
+
+
+async def index(request: web.Request) -> web.Response:
+    return await _list(request, detail=False)
+
+
+async def detail(request: web.Request) -> web.Response:
+    return await _list(request, detail=True)
+
+
+def add_routes(router: web.UrlDispatcher, prefix: str) -> None:
+    router.add_get(f"{prefix}/servers", index)
+    router.add_get(f"{prefix}/servers/detail", detail)

@@ -1,0 +1,32 @@
+"""A small client of the cascade's admin API for the CLI, authenticated
+with the service account named in cascade.conf (keystoneauth1)."""
+from __future__ import annotations
+
+from typing import Any
+
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
+
+from cascade.config import Settings
+
+
+class AdminClient:
+    def __init__(self, settings: Settings, url: str | None = None) -> None:
+        ks = settings.keystone
+        auth = v3.Password(auth_url=ks.auth_url, username=ks.username, password=ks.password,
+                           project_name=ks.project_name, user_domain_name=ks.user_domain_name,
+                           project_domain_name=ks.project_domain_name)
+        self.session = ks_session.Session(auth=auth)
+        self.url = (url or f"http://{settings.DEFAULT.listen}").rstrip("/") + "/cascade/v1"
+
+    def call(self, method: str, path: str, json: Any = None, params: dict | None = None) -> Any:
+        response = self.session.request(self.url + path, method, json=json, params=params, raise_exc=False,
+                                        timeout=600)
+        if response.status_code >= 400:
+            try:
+                error = response.json().get("error", {})
+                message = error.get("message") or response.text
+            except ValueError:
+                message = response.text
+            raise SystemExit(f"error {response.status_code}: {message}")
+        return response.json() if response.content else None

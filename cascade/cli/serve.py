@@ -1,0 +1,47 @@
+"""`cascade serve --config FILE`: the API (and, by default, its background
+loops) in one process."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+
+from aiohttp import web
+
+from cascade import config
+from cascade.app import build_app
+
+
+def register(sub) -> None:
+    p = sub.add_parser("serve", help="run the cascade API")
+    p.add_argument("--config", default="cascade.conf", help="path of cascade.conf")
+    p.set_defaults(func=run)
+
+
+async def start(settings: config.Settings) -> web.AppRunner:
+    """Start serving on the configured address; returns the runner to stop it."""
+    host, _, port = settings.DEFAULT.listen.rpartition(":")
+    runner = web.AppRunner(build_app(settings), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host or "127.0.0.1", int(port), backlog=2048).start()
+    return runner
+
+
+async def serve_forever(settings: config.Settings, *, on_ready=None) -> None:
+    runner = await start(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        if on_ready is not None:
+            await on_ready()
+        print("ready", flush=True)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def run(args: argparse.Namespace) -> int:
+    asyncio.run(serve_forever(config.load(args.config)))
+    return 0

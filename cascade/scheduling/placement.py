@@ -1,0 +1,95 @@
+"""Placement: which site a new resource goes to.
+
+Filters first (one function each; a site must pass all), then weighers (one
+function each; higher is better). Capacity is a soft filter: when no site has
+room, the roomiest usable site gets the request and fails it the way its Nova
+does (ERROR, "No valid host was found"), exactly as a single cloud would.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Iterable, Sequence
+
+from cascade import errors
+from cascade.sites.model import DOWN, ENABLED, Site
+from cascade.sites.versions import APIVersion
+
+
+@dataclasses.dataclass(frozen=True)
+class PlacementRequest:
+    vcpus: int
+    memory_mb: int
+    availability_zone: str | None = None
+    # sites holding a copy of the image (None: no image needed, e.g. boot from volume)
+    image_sites: frozenset[str] | None = None
+    microversion: str | None = None
+
+
+Filter = Callable[[Site, PlacementRequest], bool]
+Weigher = Callable[[Site, PlacementRequest], float]
+
+
+def in_zone(site: Site, req: PlacementRequest) -> bool:
+    return req.availability_zone is None or site.availability_zone == req.availability_zone
+
+
+def accepts_new_work(site: Site, req: PlacementRequest) -> bool:
+    return site.state == ENABLED
+
+
+def is_up(site: Site, req: PlacementRequest) -> bool:
+    return site.health != DOWN
+
+
+def has_image(site: Site, req: PlacementRequest) -> bool:
+    return req.image_sites is None or site.id in req.image_sites
+
+
+def speaks_microversion(site: Site, req: PlacementRequest) -> bool:
+    if req.microversion is None:
+        return True
+    version = APIVersion(req.microversion)
+    return APIVersion(site.compute_min_version) <= version <= APIVersion(site.compute_max_version)
+
+
+def has_room(site: Site, req: PlacementRequest) -> bool:
+    capacity = site.capacity
+    if capacity.memory_mb <= 0:  # not measured yet: do not exclude
+        return True
+    return capacity.free_vcpus >= req.vcpus and capacity.free_memory_mb >= req.memory_mb
+
+
+def free_ram(site: Site, req: PlacementRequest) -> float:
+    return float(site.capacity.free_memory_mb)
+
+
+# (filter, error raised when it removes the last candidates)
+HARD_FILTERS: Sequence[tuple[Filter, Callable[[PlacementRequest], errors.CascadeError]]] = (
+    (in_zone, lambda req: errors.BadRequest("The requested availability zone is not available")),
+    (accepts_new_work, lambda req: errors.BadRequest("The requested availability zone is not available")
+        if req.availability_zone else errors.SiteUnavailable("No availability zone accepts new servers now.", site="*")),
+    (has_image, lambda req: errors.BadRequest("Image is not available in the requested availability zone.")),
+    (speaks_microversion, lambda req: errors.NotAcceptable(
+        f"No availability zone can serve microversion {req.microversion} for this request.")),
+    (is_up, lambda req: errors.SiteUnavailable(
+        f"Availability zone {req.availability_zone} is unavailable." if req.availability_zone
+        else "No availability zone is available now.", site=req.availability_zone or "*")),
+)
+WEIGHERS: Sequence[Weigher] = (free_ram,)
+
+
+def rank(sites: Iterable[Site], req: PlacementRequest) -> list[Site]:
+    """Usable sites for `req`, best first. Raises the error of the filter that
+    removed the last candidates."""
+    candidates = list(sites)
+    for keep, error in HARD_FILTERS:
+        candidates = [site for site in candidates if keep(site, req)]
+        if not candidates:
+            raise error(req)
+    with_room = [site for site in candidates if has_room(site, req)]
+    pool = with_room or candidates
+
+    def weight(site: Site) -> tuple:
+        return tuple(-w(site, req) for w in WEIGHERS) + (site.position,)
+
+    return sorted(pool, key=weight)
