@@ -1,0 +1,121 @@
+"""The cascade's one database: an async SQLAlchemy engine over SQLite (the
+embedded default) or PostgreSQL (production), migrated to the newest schema
+when opened.
+
+Every store in this package takes a `Database` and does its work in short
+sessions from `Database.session()`; many coroutines share the one engine.
+"""
+from __future__ import annotations
+
+import contextlib
+import pathlib
+from typing import Any, AsyncIterator
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+MIGRATIONS_DIR = pathlib.Path(__file__).resolve().parent / "migrations"
+
+# seconds a SQLite writer waits for another writer before giving up
+SQLITE_BUSY_TIMEOUT = 15
+# any fixed number; it keeps processes that start together from migrating at once
+_MIGRATION_LOCK_KEY = 0x6361736361646501
+
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+
+
+def async_url(url: str) -> URL:
+    """The async driver form of a URL written in its sync form
+    (`sqlite:///x.db` -> `sqlite+aiosqlite:///x.db`). Async forms pass as they are."""
+    parsed = make_url(url)
+    backend = parsed.drivername.split("+", 1)[0]
+    if backend not in _ASYNC_DRIVERS:
+        raise ValueError(f"unsupported database {parsed.drivername!r}: use sqlite:// or postgresql://")
+    return parsed.set(drivername=_ASYNC_DRIVERS[backend])
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic configured from the installed package, with no alembic.ini needed."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _sqlite_is_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or "mode=memory" in str(url)
+
+
+def _create_engine(url: URL) -> AsyncEngine:
+    if url.get_backend_name() == "sqlite":
+        options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
+        if _sqlite_is_memory(url):
+            # one shared connection, or every connection would see its own empty database
+            options["poolclass"] = StaticPool
+        engine = create_async_engine(url, **options)
+        event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # readers never block the writer, nor the writer the readers
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _upgrade(connection: Connection) -> None:
+    # Take the database's write lock first, held until this transaction ends:
+    # processes starting together wait for the first, then find nothing to do.
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    command.upgrade(alembic_config(connection), "head")
+
+
+class Database:
+    """An open, migrated database. Build it with `await Database.open(url)`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    async def open(cls, url: str, *, migrate: bool = True) -> "Database":
+        engine = _create_engine(async_url(url))
+        try:
+            if migrate:
+                async with engine.begin() as connection:
+                    await connection.run_sync(_upgrade)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine)
+
+    @property
+    def dialect(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return self.engine.dialect.name
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A short unit of work: committed when the block ends, rolled back if it raises."""
+        async with self._sessions() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+
+    async def close(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,185 @@
+"""The cascade's tables, declared once. The Alembic migrations under
+`migrations/versions` create exactly these; the typed query modules beside
+this one (`sites.py`, `servers.py`, ...) are the only code that reads them,
+except `routing.table`, the one owner of `routes`.
+
+Timestamps are stored as UTC and always read back timezone-aware, on SQLite as
+on PostgreSQL.
+"""
+from __future__ import annotations
+
+import datetime
+from typing import Any, Optional
+
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text,
+                        UniqueConstraint, false)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime.datetime]):
+    """A datetime stored as naive UTC and returned aware, whatever the backend keeps."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[datetime.datetime], dialect: Dialect) -> Optional[datetime.datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: Optional[datetime.datetime], dialect: Dialect) -> Optional[datetime.datetime]:
+        if value is None:
+            return None
+        return value.replace(tzinfo=datetime.timezone.utc)
+
+
+# JSONB on PostgreSQL (compact, comparable), JSON text elsewhere
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+UUID_LEN = 36
+ID_LEN = 255
+
+
+class Base(DeclarativeBase):
+    # constraint names fixed here so that migrations can name them on every backend
+    metadata = MetaData(naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    })
+    type_annotation_map = {datetime.datetime: UTCDateTime, dict[str, Any]: JSONDocument}
+
+
+class SiteRow(Base):
+    __tablename__ = "sites"
+
+    id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    availability_zone: Mapped[str] = mapped_column(String(255), unique=True)
+    region_name: Mapped[str] = mapped_column(String(255))
+    auth_url: Mapped[str] = mapped_column(String(1024))
+    auth: Mapped[dict[str, Any]]
+    endpoints: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16))
+    health: Mapped[str] = mapped_column(String(16))
+    compute_min_version: Mapped[str] = mapped_column(String(16))
+    compute_max_version: Mapped[str] = mapped_column(String(16))
+    capacity: Mapped[dict[str, Any]]
+    position: Mapped[int] = mapped_column(Integer, unique=True)
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RouteRow(Base):
+    __tablename__ = "routes"
+    __table_args__ = (
+        UniqueConstraint("kind", "site_id", "bottom_id"),
+        Index(None, "kind", "project_id"),
+        Index(None, "site_id"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    top_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    # no cascade: a site that still has routes cannot be deleted by accident
+    site_id: Mapped[str] = mapped_column(
+        String(UUID_LEN), ForeignKey("sites.id"), primary_key=True)
+    bottom_id: Mapped[Optional[str]] = mapped_column(String(ID_LEN))
+    project_id: Mapped[Optional[str]] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ServerRow(Base):
+    """The cached projection of one top server, as last seen in its site."""
+
+    __tablename__ = "servers"
+    __table_args__ = (
+        Index(None, "project_id", "created_at"),
+        Index(None, "site_id"),
+    )
+
+    top_id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    site_id: Mapped[str] = mapped_column(String(UUID_LEN))
+    project_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(32))
+    task_state: Mapped[Optional[str]] = mapped_column(String(64))
+    flavor_id: Mapped[str] = mapped_column(String(ID_LEN))
+    image_id: Mapped[Optional[str]] = mapped_column(String(ID_LEN))
+    # the server's timestamps exactly as Nova wrote them, and parsed for sorting
+    created: Mapped[str] = mapped_column(String(64))
+    updated: Mapped[Optional[str]] = mapped_column(String(64))
+    created_at: Mapped[datetime.datetime]
+    updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class FlavorRow(Base):
+    __tablename__ = "flavors"
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    vcpus: Mapped[int]
+    ram: Mapped[int]
+    disk: Mapped[int]
+    ephemeral: Mapped[int] = mapped_column(default=0)
+    swap: Mapped[int] = mapped_column(default=0)
+    rxtx_factor: Mapped[float] = mapped_column(Float, default=1.0)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[Optional[str]] = mapped_column(Text)
+    extra_specs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+# names are unique among live flavors only: a deleted flavor's name may be taken again
+Index("uq_flavors_live_name", FlavorRow.name, unique=True,
+      sqlite_where=FlavorRow.deleted == false(), postgresql_where=FlavorRow.deleted == false())
+
+
+class FlavorAccessRow(Base):
+    __tablename__ = "flavor_access"
+
+    flavor_id: Mapped[str] = mapped_column(
+        String(ID_LEN), ForeignKey("flavors.id"), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class KeypairRow(Base):
+    __tablename__ = "keypairs"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(16))
+    public_key: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+
+
+class ImageRow(Base):
+    __tablename__ = "images"
+
+    id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    owner: Mapped[Optional[str]] = mapped_column(String(64), index=True)
+    name: Mapped[Optional[str]] = mapped_column(String(255))
+    checksum: Mapped[Optional[str]] = mapped_column(String(32))
+    # (owner, name, checksum) folded into one never-null value, because a
+    # unique constraint treats NULLs as distinct on both backends
+    identity_key: Mapped[str] = mapped_column(String(64), unique=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
