@@ -100,8 +100,10 @@ class ServiceAuth:
 
     def __init__(self, settings: KeystoneSection, *, plugin: ksa_plugin.BaseAuthPlugin | None = None,
                  verify: bool | str = True, timeout: float = 10.0, renew_before: float = 120.0,
-                 catalog_refresh_seconds: float = 10.0, clock: Callable[[], float] = time.time) -> None:
+                 catalog_refresh_seconds: float = 10.0, clock: Callable[[], float] = time.time,
+                 account: str = "the cascade's service account") -> None:
         self.settings = settings
+        self.account = account      # how messages name this account
         self._plugin = plugin or _password_plugin(settings)
         self._session = ksa_session.Session(auth=self._plugin, verify=verify, timeout=timeout,
                                             user_agent="cascade")
@@ -119,6 +121,7 @@ class ServiceAuth:
         settings = KeystoneSection(auth_url=auth.get("auth_url", ""),
                                    region_name=cloud_config.get("region_name") or "")
         verify = cloud_config.get("cacert") or cloud_config.get("verify", True)
+        kwargs.setdefault("account", "the cloud's account")
         return cls(settings, plugin=plugin_from_cloud(cloud_config), verify=verify, **kwargs)
 
     @property
@@ -178,8 +181,8 @@ class ServiceAuth:
         try:
             access = await asyncio.to_thread(self._fresh_access)
         except ksa_exc.Unauthorized:
-            LOG.error("Keystone at %s refused the account %s", self.auth_url, self.settings.username)
-            raise IdentityUnavailable("The identity service refused the cascade's service account.") from None
+            LOG.error("Keystone at %s refused %s", self.auth_url, self.account)
+            raise IdentityUnavailable(f"The identity service refused {self.account}.") from None
         except ksa_exc.ClientException as exc:
             LOG.warning("authentication at %s failed: %s", self.auth_url, type(exc).__name__)
             raise IdentityUnavailable() from None

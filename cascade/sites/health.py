@@ -1,0 +1,204 @@
+"""Health, microversion range and capacity of each site, measured by probes.
+
+`probe(client)` asks a site for its compute version document (the
+microversion range it serves) and, with the service token, for its hypervisor
+statistics (capacity). A site that does not answer, or answers the version
+document with an error, is down; one that answers slowly (more than half the
+probe's deadline) is degraded. Probes go through the site's client, so they
+also feed its circuit breaker, and after the breaker opens the first probe
+past `open_seconds` is its trial call.
+
+`HealthMonitor` probes every site concurrently every `interval` seconds and
+writes what it learns to the registry.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import logging
+import time
+from typing import Any, Callable, Iterable, Mapping
+
+from cascade.errors import CascadeError
+from cascade.sites.client import SiteClient, SiteResponse, error_message, microversion_headers
+from cascade.sites.model import DEGRADED, DOWN, UP, Capacity
+from cascade.sites.versions import APIVersion
+
+LOG = logging.getLogger(__name__)
+
+# os-hypervisors/statistics is gone from 2.88 on
+CAPACITY_MICROVERSION = APIVersion("2.87")
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeResult:
+    health: str
+    compute_min_version: str | None = None
+    compute_max_version: str | None = None
+    capacity: Capacity | None = None     # None when the site would not tell
+    error: str | None = None
+    elapsed: float = 0.0
+
+
+def version_range(document: Any) -> tuple[str, str] | None:
+    """(min, max) compute microversions from a Nova version document: the
+    v2.1 document `{"version": {...}}` or the root's `{"versions": [...]}`."""
+    if not isinstance(document, dict):
+        return None
+    if isinstance(document.get("version"), dict):
+        version = document["version"]
+    else:
+        versions = [v for v in document.get("versions") or [] if isinstance(v, dict)]
+        version = next((v for v in versions if v.get("id") == "v2.1"), None) or next(
+            (v for v in versions if v.get("status") == "CURRENT"), None)
+    if version is None:
+        return None
+    # the legacy v2.0 API has no microversions: empty strings
+    return version.get("min_version") or "2.1", version.get("version") or "2.1"
+
+
+def capacity_of(body: Any) -> Capacity | None:
+    """Capacity from `os-hypervisors/statistics` or summed over `os-hypervisors/detail`."""
+    if not isinstance(body, dict):
+        return None
+    if isinstance(body.get("hypervisor_statistics"), dict):
+        rows = [body["hypervisor_statistics"]]
+    elif isinstance(body.get("hypervisors"), list):
+        rows = [row for row in body["hypervisors"] if isinstance(row, dict)]
+    else:
+        return None
+    return Capacity(**{field: sum(int(row.get(field) or 0) for row in rows)
+                       for field in ("vcpus", "vcpus_used", "memory_mb", "memory_mb_used")})
+
+
+def _describe(what: str, response: SiteResponse) -> str:
+    return f"{what}: {response.status} {error_message(response.status, response.body, response.text)}"
+
+
+async def probe(client: SiteClient, *, deadline: float | None = None,
+                clock: Callable[[], float] = time.monotonic) -> ProbeResult:
+    deadline = deadline or client.settings.list_deadline
+    started = clock()
+
+    def elapsed() -> float:
+        return clock() - started
+
+    try:
+        versions = await client.service_request("compute", "GET", "", timeout=deadline)
+    except CascadeError as exc:
+        return ProbeResult(DOWN, error=exc.message, elapsed=elapsed())
+    if not versions.ok:
+        return ProbeResult(DOWN, error=_describe("compute version document", versions), elapsed=elapsed())
+    found = version_range(versions.body)
+    if found is None:
+        return ProbeResult(DOWN, error="compute version document could not be read", elapsed=elapsed())
+    low, high = found
+
+    capacity, error = None, None
+    remaining = deadline - elapsed()
+    if remaining > 0:
+        # the range just read may be newer than the site's record: ask in headers, not through its check
+        version = str(min(APIVersion(high), CAPACITY_MICROVERSION))
+        capacity, error = await _capacity(client, version, remaining)
+    health = DEGRADED if elapsed() > deadline / 2 else UP
+    return ProbeResult(health, low, high, capacity, error, elapsed())
+
+
+async def _capacity(client: SiteClient, version: str, timeout: float) -> tuple[Capacity | None, str | None]:
+    headers = microversion_headers("compute", version)
+    try:
+        response = await client.service_request("compute", "GET", "/os-hypervisors/statistics",
+                                                headers=headers, timeout=timeout)
+        if response.status == 404:
+            response = await client.service_request("compute", "GET", "/os-hypervisors/detail",
+                                                    headers=headers, timeout=timeout)
+    except CascadeError as exc:
+        return None, f"capacity: {exc.message}"
+    if not response.ok:
+        return None, _describe("capacity", response)
+    capacity = capacity_of(response.body)
+    return capacity, None if capacity is not None else "capacity: hypervisor statistics could not be read"
+
+
+class HealthMonitor:
+    """Probes all sites every `interval` seconds and reports to the registry.
+
+    `registry.update(site_id, **fields)` (plain or async) receives the health,
+    microversion range and last error when they change, and the capacity
+    after every probe that could read it. `clients` is a callable returning
+    the current clients (sites come and go), or a fixed iterable or mapping of
+    them.
+    """
+
+    def __init__(self, registry: Any, clients: Callable[[], Iterable[SiteClient]] | Iterable[SiteClient]
+                 | Mapping[str, SiteClient], interval: float, *, deadline: float | None = None) -> None:
+        self._registry = registry
+        self._clients = clients
+        self._interval = interval
+        self._deadline = deadline
+        self._errors: dict[str, str | None] = {}
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._loop(), name="cascade-health-monitor")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def run_once(self) -> dict[str, ProbeResult]:
+        """Probe every site once, concurrently, and report; the results by site id."""
+        clients = self._current_clients()
+        results = await asyncio.gather(*(probe(c, deadline=self._deadline) for c in clients),
+                                       return_exceptions=True)
+        report = {}
+        for client, result in zip(clients, results):
+            if isinstance(result, BaseException):
+                LOG.error("probe of site %s crashed", client.site.name, exc_info=result)
+                continue
+            report[client.site.id] = result
+            await self._report(client, result)
+        return report
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:  # noqa: BLE001 - the monitor must outlive a bad round
+                LOG.exception("health round failed")
+            await asyncio.sleep(self._interval)
+
+    def _current_clients(self) -> list[SiteClient]:
+        clients = self._clients() if callable(self._clients) else self._clients
+        if isinstance(clients, Mapping):
+            clients = clients.values()
+        return list(clients)
+
+    async def _report(self, client: SiteClient, result: ProbeResult) -> None:
+        site = client.site
+        fields: dict[str, Any] = {}
+        if result.health != site.health:
+            fields["health"] = result.health
+            LOG.info("site %s is now %s%s", site.name, result.health, f": {result.error}" if result.error else "")
+        if result.compute_min_version and result.compute_min_version != site.compute_min_version:
+            fields["compute_min_version"] = result.compute_min_version
+        if result.compute_max_version and result.compute_max_version != site.compute_max_version:
+            fields["compute_max_version"] = result.compute_max_version
+        if result.error != self._errors.get(site.id):
+            fields["last_error"] = result.error
+        if result.capacity is not None:
+            fields["capacity"] = result.capacity
+        if not fields:
+            return
+        try:
+            outcome = self._registry.update(site.id, **fields)
+            if inspect.isawaitable(outcome):
+                await outcome
+        except Exception:  # noqa: BLE001 - a failed write is retried by the next round
+            LOG.exception("could not record the health of site %s", site.name)
+            return
+        self._errors[site.id] = result.error
