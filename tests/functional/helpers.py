@@ -1,0 +1,41 @@
+"""Shared steps of the functional tests: servers made through the cascade,
+and their copies looked up straight in the sites."""
+from __future__ import annotations
+
+import uuid
+
+from tests.functional.conftest import wait_for
+
+STAMP = "cascade_top_id"
+
+
+def image_id(conn, name: str = "cirros") -> str:
+    return next(i.id for i in conn.image.images() if i.name == name)
+
+
+def flavor_id(conn, name: str = "m1.tiny") -> str:
+    return conn.compute.find_flavor(name, ignore_missing=False).id
+
+
+def boot(conn, *, zone: str | None = None, name: str | None = None, wait: bool = True, **extra):
+    server = conn.compute.create_server(
+        name=name or f"vm-{uuid.uuid4().hex[:8]}", flavor_id=flavor_id(conn), image_id=image_id(conn),
+        networks="none", availability_zone=zone, **extra)
+    if wait:
+        server = conn.compute.wait_for_server(server, status="ACTIVE", wait=60, interval=0.3)
+    return server
+
+
+def bottom_copy(sites: dict, top_id: str):
+    """(zone, bottom server) of a top server, found by its stamp in the sites."""
+    found = []
+    for zone, conn in sites.items():
+        for server in conn.compute.servers(details=True):
+            if server.metadata.get(STAMP) == top_id:
+                found.append((zone, server))
+    assert len(found) <= 1, f"server {top_id} exists in several sites: {found}"
+    return found[0] if found else (None, None)
+
+
+def wait_status(conn, server_id: str, status: str, timeout: float = 30.0):
+    return wait_for(lambda: (s := conn.compute.get_server(server_id)).status == status and s, timeout=timeout)

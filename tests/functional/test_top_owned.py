@@ -1,0 +1,67 @@
+"""Flavors, key pairs, availability zones, limits and images: top-owned or
+aggregated, and copied into sites when needed."""
+from __future__ import annotations
+
+import uuid
+
+from tests.functional.helpers import boot, bottom_copy
+
+
+def test_flavor_created_by_admin_reaches_every_site(admin, cloud, sites):
+    name = f"f-{uuid.uuid4().hex[:6]}"
+    flavor = admin.compute.create_flavor(name=name, ram=256, vcpus=1, disk=1)
+    try:
+        assert cloud.compute.find_flavor(name).id == flavor.id
+        for conn in sites.values():
+            copy = conn.compute.find_flavor(name)
+            assert copy is not None and copy.id != flavor.id and copy.ram == 256
+    finally:
+        admin.compute.delete_flavor(flavor)
+    assert cloud.compute.find_flavor(name) is None
+
+
+def test_non_admin_cannot_create_flavor(cloud):
+    response = cloud.compute.post("/flavors", json={"flavor": {"name": "x", "ram": 1, "vcpus": 1, "disk": 0}})
+    assert response.status_code == 403 and "forbidden" in response.json()
+
+
+def test_keypair_is_copied_to_the_site_on_first_use(cloud, sites):
+    name = f"k-{uuid.uuid4().hex[:6]}"
+    keypair = cloud.compute.create_keypair(name=name)
+    assert keypair.private_key
+    assert all(conn.compute.find_keypair(name) is None for conn in sites.values())
+    server = boot(cloud, zone="site2", key_name=name)
+    assert server.key_name == name
+    copy = sites["site2"].compute.find_keypair(name)
+    assert copy is not None and copy.fingerprint == keypair.fingerprint
+    assert sites["site1"].compute.find_keypair(name) is None
+    cloud.compute.delete_server(server)
+    cloud.compute.wait_for_delete(server, wait=30, interval=0.3)
+    cloud.compute.delete_keypair(name)
+    assert sites["site2"].compute.find_keypair(name) is None
+
+
+def test_availability_zones_are_the_sites(cloud):
+    zones = {z.name: z.state for z in cloud.compute.availability_zones()}
+    assert zones == {"site1": {"available": True}, "site2": {"available": True}, "site3": {"available": True}}
+
+
+def test_limits_are_summed_over_sites(cloud, sites):
+    top = cloud.compute.get("/limits").json()["limits"]["absolute"]
+    per_site = [conn.compute.get("/limits").json()["limits"]["absolute"] for conn in sites.values()]
+    assert top["maxTotalInstances"] == sum(s["maxTotalInstances"] for s in per_site)
+    assert top["totalInstancesUsed"] == sum(s["totalInstancesUsed"] for s in per_site)
+
+
+def test_same_image_in_every_site_is_one_image(cloud, sites):
+    names = [i.name for i in cloud.image.images()]
+    assert names.count("cirros") == 1
+    top = next(i for i in cloud.image.images() if i.name == "cirros")
+    bottom_ids = {next(i.id for i in conn.image.images() if i.name == "cirros") for conn in sites.values()}
+    assert len(bottom_ids) == len(sites) and top.id not in bottom_ids
+    assert cloud.image.get_image(top.id).checksum == next(
+        i for i in sites["site1"].image.images() if i.name == "cirros").checksum
+    server = boot(cloud, zone="site3")
+    assert server.image.id == top.id
+    assert bottom_copy(sites, server.id)[1].image.id in bottom_ids
+    cloud.compute.delete_server(server)
