@@ -137,7 +137,7 @@ class HealthMonitor:
         self._clients = clients
         self._interval = interval
         self._deadline = deadline
-        self._errors: dict[str, str | None] = {}
+        self._reported: dict[str, dict[str, str | None]] = {}   # site id -> last values written
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -156,6 +156,8 @@ class HealthMonitor:
         results = await asyncio.gather(*(probe(c, deadline=self._deadline) for c in clients),
                                        return_exceptions=True)
         report = {}
+        current = {client.site.id for client in clients}
+        self._reported = {site_id: values for site_id, values in self._reported.items() if site_id in current}
         for client, result in zip(clients, results):
             if isinstance(result, BaseException):
                 LOG.error("probe of site %s crashed", client.site.name, exc_info=result)
@@ -180,16 +182,16 @@ class HealthMonitor:
 
     async def _report(self, client: SiteClient, result: ProbeResult) -> None:
         site = client.site
-        fields: dict[str, Any] = {}
-        if result.health != site.health:
-            fields["health"] = result.health
+        # compare with what this monitor last reported, as the registry may keep an older value on the client
+        known = self._reported.get(site.id) or {
+            "health": site.health, "compute_min_version": site.compute_min_version,
+            "compute_max_version": site.compute_max_version, "last_error": None}
+        now = {"health": result.health, "compute_min_version": result.compute_min_version or known[
+            "compute_min_version"], "compute_max_version": result.compute_max_version or known[
+            "compute_max_version"], "last_error": result.error}
+        fields: dict[str, Any] = {name: value for name, value in now.items() if value != known[name]}
+        if "health" in fields:
             LOG.info("site %s is now %s%s", site.name, result.health, f": {result.error}" if result.error else "")
-        if result.compute_min_version and result.compute_min_version != site.compute_min_version:
-            fields["compute_min_version"] = result.compute_min_version
-        if result.compute_max_version and result.compute_max_version != site.compute_max_version:
-            fields["compute_max_version"] = result.compute_max_version
-        if result.error != self._errors.get(site.id):
-            fields["last_error"] = result.error
         if result.capacity is not None:
             fields["capacity"] = result.capacity
         if not fields:
@@ -201,4 +203,4 @@ class HealthMonitor:
         except Exception:  # noqa: BLE001 - a failed write is retried by the next round
             LOG.exception("could not record the health of site %s", site.name)
             return
-        self._errors[site.id] = result.error
+        self._reported[site.id] = now

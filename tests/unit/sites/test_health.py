@@ -162,20 +162,23 @@ def test_version_range_reads_both_document_shapes():
 
 
 class FakeRegistry:
-    """Records updates and, as the real registry does, replaces the client's site value."""
+    """Records updates; with `refresh`, replaces the client's site value as a registry may."""
 
-    def __init__(self, clients) -> None:
+    def __init__(self, clients, *, refresh: bool = True) -> None:
         self.clients = {c.site.id: c for c in clients}
         self.updates: list[tuple[str, dict]] = []
+        self.refresh = refresh
 
     async def update(self, site_id: str, **fields) -> None:
         self.updates.append((site_id, fields))
-        client = self.clients[site_id]
-        client.site = dataclasses.replace(client.site, **{k: v for k, v in fields.items() if k != "last_error"})
+        if self.refresh:
+            client = self.clients[site_id]
+            client.site = dataclasses.replace(client.site, **{k: v for k, v in fields.items() if k != "last_error"})
 
 
-async def test_the_monitor_reports_changes_and_capacity_every_round(nova, client):
-    registry = FakeRegistry([client])
+@pytest.mark.parametrize("refresh", [True, False], ids=["client-refreshed", "client-kept"])
+async def test_the_monitor_reports_changes_and_capacity_every_round(nova, client, refresh):
+    registry = FakeRegistry([client], refresh=refresh)
     monitor = HealthMonitor(registry, lambda: registry.clients.values(), interval=60)
     await monitor.run_once()
     site_id, first = registry.updates[-1]
