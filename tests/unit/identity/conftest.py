@@ -63,6 +63,10 @@ class FakeKeystone:
         }}
         return token
 
+    def add_service(self, service_type: str, url: str) -> None:
+        """Register an endpoint; tokens issued from now on list it."""
+        self.catalog.append(service(service_type, url))
+
     def revoke(self, token: str) -> None:
         self.tokens.pop(token, None)
 

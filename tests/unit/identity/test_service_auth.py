@@ -10,7 +10,6 @@ import pytest
 from cascade.config import KeystoneSection
 from cascade.identity.service_auth import (EndpointNotFound, IdentityUnavailable, ServiceAuth, plugin_from_cloud,
                                            v3_url)
-from conftest import service
 
 
 def closed_port() -> int:
@@ -85,7 +84,7 @@ async def test_endpoint_for_reads_the_catalog_and_refreshes_on_a_miss(keystone, 
     auth = ServiceAuth(service_settings, catalog_refresh_seconds=0)
     assert await auth.endpoint_for("compute", "RegionOne") == "http://nova.example/compute/v2.1"
     assert keystone.logins == 1
-    keystone.catalog.append(service("image", "http://glance.example/image"))
+    keystone.add_service("image", "http://glance.example/image")
     assert await auth.endpoint_for("image", "RegionOne") == "http://glance.example/image"
     assert keystone.logins == 2
     with pytest.raises(EndpointNotFound):
