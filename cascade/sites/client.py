@@ -234,9 +234,13 @@ class SiteClient:
         if not self.breaker.allow():
             raise self._unavailable("too many recent failures, calls are suspended for a while")
         deadline = timeout or self._settings.request_timeout
-        client_timeout = aiohttp.ClientTimeout(total=deadline, sock_connect=self._settings.connect_timeout)
+        clock = asyncio.get_running_loop().time
+        ends_at = clock() + deadline
         attempts = 2 if method in IDEMPOTENT_METHODS else 1
         for attempt in range(1, attempts + 1):
+            # a retry gets what is left of the deadline, not a new one
+            client_timeout = aiohttp.ClientTimeout(total=max(ends_at - clock(), 0.001),
+                                                   sock_connect=self._settings.connect_timeout)
             try:
                 async with self._session().request(method, url, headers=headers, json=json, params=params,
                                                    timeout=client_timeout) as resp:
@@ -245,7 +249,8 @@ class SiteClient:
                 break
             except aiohttp.ClientConnectorError as exc:
                 # nothing reached the site: safe to try an idempotent call once more
-                if attempt < attempts and not isinstance(exc, aiohttp.ClientConnectorCertificateError):
+                if (attempt < attempts and clock() + self._retry_delay < ends_at
+                        and not isinstance(exc, aiohttp.ClientConnectorCertificateError)):
                     LOG.info("site %s: %s %s could not connect, retrying", self._site.name, method, url)
                     await asyncio.sleep(self._retry_delay)
                     continue
