@@ -1,0 +1,287 @@
+"""The route table: which site holds the copy of a top resource, and under
+which bottom id. The only writer of the `routes` table.
+
+A create reserves a route (a top id and the chosen site) before asking the
+site, binds it to the bottom id the site answered, and forgets it when the
+resource is gone. Every answer from a site is translated through `top_ids`, so
+lookups of bound routes are kept in a small in-process cache. Writes through
+this table drop the entries they touch; entries also expire after a short
+time, which bounds how long another process's change can go unseen here.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import time
+import uuid
+from typing import Callable, Generic, Hashable, Iterable, TypeVar
+
+from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute
+
+from cascade.errors import Conflict, NotFound
+from cascade.persistence.db import Database
+from cascade.persistence.models import RouteRow, SiteRow, utcnow
+
+RESERVED, BOUND, DELETING = "reserved", "bound", "deleting"
+STATES = frozenset({RESERVED, BOUND, DELETING})
+
+# ids per IN (...) list: far below every backend's bound-parameter limit
+CHUNK = 500
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+    kind: str
+    top_id: str
+    site_id: str
+    bottom_id: str | None
+    project_id: str | None
+    state: str
+
+
+def _route(row: RouteRow) -> Route:
+    return Route(kind=row.kind, top_id=row.top_id, site_id=row.site_id, bottom_id=row.bottom_id,
+                 project_id=row.project_id, state=row.state)
+
+
+def _not_found(kind: str, top_id: str) -> NotFound:
+    return NotFound(f"No route for {kind} {top_id}.", kind=kind, resource_id=top_id)
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class _LRU(Generic[K, V]):
+    """Least-recently-used map whose entries also expire after `ttl` seconds."""
+
+    def __init__(self, size: int, ttl: float, clock: Callable[[], float]) -> None:
+        self._size, self._ttl, self._clock = size, ttl, clock
+        self._entries: collections.OrderedDict[K, tuple[float, V]] = collections.OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires, value = entry
+        if expires <= self._clock():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._entries[key] = (self._clock() + self._ttl, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def pop(self, key: K) -> None:
+        self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class _RouteCache:
+    """Bound routes seen lately, by every key they are looked up by.
+
+    A reader notes `generation` before its query and offers what it read with
+    that number; any write since then makes the offer be ignored, so a read
+    that raced a forget can never put the forgotten route back."""
+
+    def __init__(self, size: int, ttl: float, clock: Callable[[], float]) -> None:
+        self.generation = 0
+        self.by_site: _LRU[tuple[str, str, str], Route] = _LRU(size, ttl, clock)    # (kind, top, site)
+        self.first: _LRU[tuple[str, str], Route] = _LRU(size, ttl, clock)            # (kind, top)
+        self.top_of: _LRU[tuple[str, str, str], str] = _LRU(size, ttl, clock)       # (kind, site, bottom)
+
+    def offer(self, generation: int, route: Route, *, first: bool = False) -> None:
+        if generation != self.generation or route.state != BOUND or route.bottom_id is None:
+            return
+        self.by_site.put((route.kind, route.top_id, route.site_id), route)
+        self.top_of.put((route.kind, route.site_id, route.bottom_id), route.top_id)
+        if first:
+            self.first.put((route.kind, route.top_id), route)
+
+    def drop(self, kind: str, top_id: str, site_bottoms: Iterable[tuple[str, str | None]]) -> None:
+        self.generation += 1
+        self.first.pop((kind, top_id))
+        for site_id, bottom_id in site_bottoms:
+            cached = self.by_site.get((kind, top_id, site_id))
+            self.by_site.pop((kind, top_id, site_id))
+            for bottom in {bottom_id, cached.bottom_id if cached else None} - {None}:
+                self.top_of.pop((kind, site_id, bottom))
+
+    def clear(self) -> None:
+        self.generation += 1
+        self.by_site.clear()
+        self.first.clear()
+        self.top_of.clear()
+
+
+class RouteTable:
+    def __init__(self, db: Database, *, cache_size: int = 50_000, cache_ttl: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._db = db
+        self._cache = _RouteCache(cache_size, cache_ttl, clock)
+
+    async def reserve(self, kind: str, *, site_id: str, project_id: str | None, top_id: str | None = None) -> str:
+        """Record that `site_id` is about to hold a copy of a resource; returns
+        its top id (a new uuid4 unless given). Conflict if that copy is already routed."""
+        top_id = top_id or str(uuid.uuid4())
+        try:
+            async with self._db.session() as session:
+                session.add(RouteRow(kind=kind, top_id=top_id, site_id=site_id, bottom_id=None,
+                                     project_id=project_id, state=RESERVED))
+                await session.flush()
+        except IntegrityError:
+            async with self._db.session() as session:
+                if await session.get(SiteRow, site_id) is None:
+                    raise NotFound(f"Site {site_id} could not be found.", kind="site", resource_id=site_id) from None
+            raise Conflict(f"{kind} {top_id} is already routed to site {site_id}.") from None
+        return top_id
+
+    async def bind(self, kind: str, top_id: str, site_id: str, bottom_id: str) -> None:
+        """The site made the copy: record its bottom id. Conflict when that
+        bottom id is already the copy of another top resource."""
+        old_bottom: str | None = None
+        try:
+            async with self._db.session() as session:
+                row = await session.get(RouteRow, (kind, top_id, site_id), with_for_update=True)
+                if row is None:
+                    raise _not_found(kind, top_id)
+                old_bottom = row.bottom_id
+                row.bottom_id, row.state, row.updated_at = bottom_id, BOUND, utcnow()
+                await session.flush()
+        except IntegrityError:
+            raise Conflict(f"{kind} {bottom_id} of site {site_id} is already routed.") from None
+        finally:
+            self._cache.drop(kind, top_id, [(site_id, old_bottom), (site_id, bottom_id)])
+
+    async def resolve(self, kind: str, top_id: str, *, site_id: str | None = None) -> Route:
+        """The route of a resource in one site or, without `site_id`, its first
+        bound route (by site registration order), else its first route of any state."""
+        cached = (self._cache.first.get((kind, top_id)) if site_id is None
+                  else self._cache.by_site.get((kind, top_id, site_id)))
+        if cached is not None:
+            return cached
+        generation = self._cache.generation
+        query = select(RouteRow).where(RouteRow.kind == kind, RouteRow.top_id == top_id)
+        if site_id is not None:
+            query = query.where(RouteRow.site_id == site_id)
+        else:
+            query = (query.join(SiteRow, SiteRow.id == RouteRow.site_id)
+                     .order_by(case((RouteRow.state == BOUND, 0), else_=1), SiteRow.position).limit(1))
+        async with self._db.session() as session:
+            row = await session.scalar(query)
+            if row is None:
+                raise _not_found(kind, top_id)
+            route = _route(row)
+        self._cache.offer(generation, route, first=site_id is None)
+        return route
+
+    async def routes_of(self, kind: str, top_id: str) -> list[Route]:
+        """Every site's copy of a resource, in site registration order."""
+        query = (select(RouteRow).join(SiteRow, SiteRow.id == RouteRow.site_id)
+                 .where(RouteRow.kind == kind, RouteRow.top_id == top_id).order_by(SiteRow.position))
+        async with self._db.session() as session:
+            return [_route(row) for row in await session.scalars(query)]
+
+    async def top_ids(self, kind: str, site_id: str, bottom_ids: Iterable[str]) -> dict[str, str]:
+        """bottom id -> top id for the copies in one site; unrouted ids are absent."""
+        found: dict[str, str] = {}
+        missing: list[str] = []
+        for bottom_id in dict.fromkeys(bottom_ids):
+            top_id = self._cache.top_of.get((kind, site_id, bottom_id))
+            if top_id is None:
+                missing.append(bottom_id)
+            else:
+                found[bottom_id] = top_id
+        for route in await self._load(kind, site_id, RouteRow.bottom_id, missing):
+            assert route.bottom_id is not None
+            found[route.bottom_id] = route.top_id
+        return found
+
+    async def bottom_ids(self, kind: str, site_id: str, top_ids: Iterable[str]) -> dict[str, str]:
+        """top id -> bottom id in one site; ids with no bound copy there are absent."""
+        found: dict[str, str] = {}
+        missing: list[str] = []
+        for top_id in dict.fromkeys(top_ids):
+            route = self._cache.by_site.get((kind, top_id, site_id))
+            if route is None:
+                missing.append(top_id)
+            else:
+                assert route.bottom_id is not None
+                found[top_id] = route.bottom_id
+        for route in await self._load(kind, site_id, RouteRow.top_id, missing):
+            assert route.bottom_id is not None
+            found[route.top_id] = route.bottom_id
+        return found
+
+    async def _load(self, kind: str, site_id: str, column: InstrumentedAttribute[str | None] | InstrumentedAttribute[str],
+                    ids: list[str]) -> list[Route]:
+        """Routes with a bottom id among `ids` (of `column`), all read in one session."""
+        if not ids:
+            return []
+        generation = self._cache.generation
+        routes: list[Route] = []
+        async with self._db.session() as session:
+            for start in range(0, len(ids), CHUNK):
+                rows = await session.scalars(select(RouteRow).where(
+                    RouteRow.kind == kind, RouteRow.site_id == site_id, RouteRow.bottom_id.is_not(None),
+                    column.in_(ids[start:start + CHUNK])))
+                routes.extend(_route(row) for row in rows)
+        for route in routes:
+            self._cache.offer(generation, route)
+        return routes
+
+    async def set_state(self, kind: str, top_id: str, state: str, *, site_id: str | None = None) -> None:
+        """Change the state of one copy, or of every copy without `site_id`."""
+        if state not in STATES:
+            raise ValueError(f"route state must be one of {sorted(STATES)}, not {state!r}")
+        statement = update(RouteRow).where(RouteRow.kind == kind, RouteRow.top_id == top_id)
+        if site_id is not None:
+            statement = statement.where(RouteRow.site_id == site_id)
+        statement = statement.values(state=state, updated_at=utcnow()).returning(RouteRow.site_id, RouteRow.bottom_id)
+        touched: list[tuple[str, str | None]] = []
+        try:
+            async with self._db.session() as session:
+                touched = [(row.site_id, row.bottom_id) for row in await session.execute(statement)]
+        finally:
+            self._cache.drop(kind, top_id, touched + ([(site_id, None)] if site_id else []))
+        if not touched:
+            raise _not_found(kind, top_id)
+
+    async def forget(self, kind: str, top_id: str, *, site_id: str | None = None) -> None:
+        """Delete one copy's route, or every copy's without `site_id`. Forgetting
+        what is not there is no error (deletes are retried)."""
+        statement = delete(RouteRow).where(RouteRow.kind == kind, RouteRow.top_id == top_id)
+        if site_id is not None:
+            statement = statement.where(RouteRow.site_id == site_id)
+        statement = statement.returning(RouteRow.site_id, RouteRow.bottom_id)
+        touched: list[tuple[str, str | None]] = []
+        try:
+            async with self._db.session() as session:
+                touched = [(row.site_id, row.bottom_id) for row in await session.execute(statement)]
+        finally:
+            self._cache.drop(kind, top_id, touched + ([(site_id, None)] if site_id else []))
+
+    async def forget_site(self, site_id: str) -> int:
+        """Delete every route into a site (its forced removal); returns how many."""
+        try:
+            async with self._db.session() as session:
+                result = await session.execute(delete(RouteRow).where(RouteRow.site_id == site_id))
+                return result.rowcount
+        finally:
+            self._cache.clear()
+
+    async def count_for_site(self, site_id: str) -> int:
+        async with self._db.session() as session:
+            count = await session.scalar(select(func.count()).select_from(RouteRow).where(RouteRow.site_id == site_id))
+            return int(count or 0)
