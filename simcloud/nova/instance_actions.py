@@ -1,0 +1,68 @@
+"""`/servers/{id}/os-instance-actions`: the record of what was asked of a
+server (create, reboot, stop, ...), newest first, each with its one
+compute event; 2.58 adds `updated_at`."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from simcloud.nova.app import respond
+from simcloud.nova.context import ComputeContext, ctx
+from simcloud.nova.errors import instance_not_found, not_found
+from simcloud.nova.model import Action, Server
+from simcloud.nova.store import ComputeStore
+from simcloud.nova.timefmt import microtime
+
+_EVENTS = {"create": "compute__do_build_and_run_instance", "delete": "compute_terminate_instance",
+           "reboot": "compute_reboot_instance", "stop": "compute_stop_instance",
+           "start": "compute_start_instance", "rebuild": "compute_rebuild_instance",
+           "resize": "compute_prep_resize", "confirmResize": "compute_confirm_resize",
+           "revertResize": "compute_revert_resize", "createImage": "compute_snapshot_instance",
+           "pause": "compute_pause_instance", "unpause": "compute_unpause_instance",
+           "suspend": "compute_suspend_instance", "resume": "compute_resume_instance",
+           "lock": "api_lock", "unlock": "api_unlock"}
+
+
+def _view(context: ComputeContext, server: Server, action: Action) -> dict:
+    view = {"action": action.action, "instance_uuid": server.id, "message": None,
+            "project_id": action.project_id, "request_id": action.request_id,
+            "start_time": microtime(action.start_time), "user_id": action.user_id}
+    if context.version >= (2, 58):
+        view["updated_at"] = microtime(action.finish_time)
+    return view
+
+
+class InstanceActionsResource:
+    def __init__(self, store: ComputeStore) -> None:
+        self.store = store
+
+    def routes(self) -> list[web.RouteDef]:
+        base = "/v2.1/servers/{server_id}/os-instance-actions"
+        return [web.get(base, self.index), web.get(base + "/{request_id}", self.show)]
+
+    def _server(self, request: web.Request) -> tuple[ComputeContext, Server]:
+        context = ctx(request)
+        server_id = request.match_info["server_id"]
+        server = self.store.get_any(server_id)
+        if server is None or (server.project_id != context.project_id and not context.is_admin):
+            raise instance_not_found(server_id)
+        return context, server
+
+    async def index(self, request: web.Request) -> web.Response:
+        context, server = self._server(request)
+        actions = sorted(server.actions or (), key=lambda a: a.start_time, reverse=True)
+        return respond({"instanceActions": [_view(context, server, a) for a in actions]})
+
+    async def show(self, request: web.Request) -> web.Response:
+        context, server = self._server(request)
+        request_id = request.match_info["request_id"]
+        action = next((a for a in server.actions or () if a.request_id == request_id), None)
+        if action is None:
+            raise not_found(f"Action for request_id {request_id} on instance {server.id} "
+                            "not found")
+        view = _view(context, server, action)
+        done = action.finish_time <= self.store.clock()
+        view["events"] = [{"event": _EVENTS.get(action.action, f"compute_{action.action}"),
+                           "start_time": microtime(action.start_time),
+                           "finish_time": microtime(action.finish_time) if done else None,
+                           "result": "Success" if done else None}]
+        return respond({"instanceAction": view})

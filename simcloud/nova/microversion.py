@@ -1,0 +1,67 @@
+"""Compute microversions: reading the requested version from the
+`OpenStack-API-Version: compute X.Y` (or legacy `X-OpenStack-Nova-API-Version`)
+header, checking it against the site's range, and the headers every versioned
+answer echoes.
+
+A version is a plain `(major, minor)` tuple so handlers compare with
+`ctx.version >= (2, 47)`.
+"""
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+from simcloud.nova.errors import NovaError
+
+Version = tuple[int, int]
+
+HEADER = "OpenStack-API-Version"
+LEGACY_HEADER = "X-OpenStack-Nova-API-Version"
+DEFAULT: Version = (2, 1)
+
+_VERSION_RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
+
+
+def parse(text: str) -> Version:
+    match = _VERSION_RE.match(text.strip())
+    if not match:
+        raise NovaError(
+            400, f"API Version String {text} is of invalid format. Must be of "
+                 "format MajorNum.MinorNum.")
+    return int(match.group(1)), int(match.group(2))
+
+
+def to_text(version: Version) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
+def _requested(headers: Mapping[str, str]) -> str | None:
+    """The compute entry of the standard header wins over the legacy one."""
+    standard = headers.get(HEADER)
+    if standard:
+        for part in standard.split(","):
+            service, _, value = part.strip().partition(" ")
+            if service.lower() == "compute" and value.strip():
+                return value.strip()
+    legacy = headers.get(LEGACY_HEADER)
+    return legacy.strip() if legacy and legacy.strip() else None
+
+
+def negotiate(headers: Mapping[str, str], minimum: Version, maximum: Version) -> Version:
+    requested = _requested(headers)
+    if requested is None:
+        return DEFAULT if minimum <= DEFAULT else minimum
+    if requested.lower() == "latest":
+        return maximum
+    version = parse(requested)
+    if not minimum <= version <= maximum:
+        raise NovaError(
+            406, f"Version {to_text(version)} is not supported by the API. "
+                 f"Minimum is {to_text(minimum)} and maximum is {to_text(maximum)}.")
+    return version
+
+
+def echo_headers(version: Version) -> list[tuple[str, str]]:
+    text = to_text(version)
+    return [(HEADER, f"compute {text}"), (LEGACY_HEADER, text),
+            ("Vary", HEADER), ("Vary", LEGACY_HEADER)]

@@ -1,0 +1,149 @@
+"""The compact records a simulated Nova keeps: flavors, keypairs and servers.
+
+A server holds only what the API shows or filters on, in a slotted
+dataclass, with empty collections stored as None. Transitions that take time
+are not tasks: a server carries the remaining `steps` of its current
+operation, each `(due, vm_state, task_state, power_state)`, and `settle(now)`
+applies the ones whose time has come whenever the server is read.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from simcloud.nova import states
+
+Step = tuple[float, str, "str | None", int]
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class Flavor:
+    id: str
+    internal_id: int
+    name: str
+    vcpus: int
+    ram: int
+    disk: int
+    ephemeral: int = 0
+    swap: int = 0
+    rxtx_factor: float = 1.0
+    is_public: bool = True
+    disabled: bool = False
+    description: str | None = None
+    extra_specs: dict[str, str] = dataclasses.field(default_factory=dict)
+    created_at: float = 0.0
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class Keypair:
+    internal_id: int
+    name: str
+    user_id: str
+    type: str
+    public_key: str
+    fingerprint: str
+    created_at: float
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class Action:
+    action: str
+    request_id: str
+    user_id: str
+    project_id: str
+    start_time: float
+    finish_time: float
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class Server:
+    seq: int                      # Nova's internal id: creation order within the site
+    id: str
+    name: str
+    project_id: str
+    user_id: str
+    image_id: str                 # "" when booted from a volume
+    flavor: Flavor                # the flavor as it was when applied (Nova embeds a copy)
+    created_at: float
+    updated_at: float
+    create_request_id: str
+    vm_state: str = states.BUILDING
+    task_state: str | None = "scheduling"
+    power_state: int = states.NOSTATE
+    steps: tuple[Step, ...] | None = None
+    old_flavor: Flavor | None = None
+    launched_at: float | None = None
+    deleted_at: float | None = None
+    deleted: bool = False
+    host: str | None = None
+    availability_zone: str | None = None
+    pinned_az: str | None = None
+    reservation_id: str = ""
+    launch_index: int = 0
+    hostname: str | None = None   # None: derived from the name
+    description: str | None = None
+    key_name: str | None = None
+    user_data: str | None = None
+    access_ipv4: str | None = None
+    access_ipv6: str | None = None
+    config_drive: bool = False
+    auto_disk_config: bool = False
+    locked_by: str | None = None  # "owner" or "admin"
+    locked_reason: str | None = None
+    metadata: dict[str, str] | None = None
+    tags: list[str] | None = None
+    # ((network label, address, mac), ...)
+    addresses: tuple[tuple[str, str, str], ...] | None = None
+    security_groups: tuple[str, ...] | None = None   # None: ("default",)
+    volumes: tuple[str, ...] | None = None
+    fault: tuple[int, str, float] | None = None      # (code, message, created)
+    actions: list[Action] | None = None
+
+    @property
+    def status(self) -> str:
+        if self.deleted:
+            return "DELETED"
+        return states.status_of(self.vm_state, self.task_state)
+
+    @property
+    def locked(self) -> bool:
+        return self.locked_by is not None
+
+    def settle(self, now: float) -> bool:
+        """Apply the steps that are due; True when the server just vanished."""
+        steps = self.steps
+        if steps is None or steps[0][0] > now:
+            return False
+        vanished = False
+        index = 0
+        for index, (due, vm_state, task_state, power_state) in enumerate(steps):
+            if due > now:
+                break
+            if vm_state == states.ACTIVE and self.launched_at is None:
+                self.launched_at = due
+            if vm_state == states.DELETED and not self.deleted:
+                self.deleted = True
+                self.deleted_at = due
+                vanished = True
+            self.vm_state, self.task_state, self.power_state = vm_state, task_state, power_state
+            self.updated_at = due
+        else:
+            index = len(steps)
+        self.steps = steps[index:] or None
+        return vanished
+
+    def schedule(self, steps: list[Step]) -> None:
+        self.steps = tuple(steps) if steps else None
+
+    def record(self, action: Action) -> None:
+        if self.actions is None:
+            self.actions = []
+        self.actions.append(action)
+
+    @property
+    def finish_time(self) -> float:
+        """When the current operation ends (now-ish if none is running)."""
+        return self.steps[-1][0] if self.steps else self.updated_at
+
+    def meta(self) -> dict[str, Any]:
+        return dict(self.metadata) if self.metadata else {}

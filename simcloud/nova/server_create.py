@@ -1,0 +1,305 @@
+"""`POST /servers`: the body checks Nova makes (JSON Schema per microversion,
+then the semantic checks: image, flavor, keypair, availability zone, quota)
+and the creation of the servers, placed on the site's host when they fit,
+or bound for ERROR with "No valid host was found" when they do not."""
+from __future__ import annotations
+
+import copy
+import secrets
+import string
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+from simcloud.glance.store import ImageStore
+from simcloud.nova import lifecycle
+from simcloud.nova import validation as V
+from simcloud.nova.context import ComputeContext
+from simcloud.nova.errors import bad_request, forbidden, policy_forbidden
+from simcloud.nova.model import Action, Flavor, Server
+from simcloud.nova.store import ComputeStore
+
+NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
+
+_BDM = {"type": "object", "properties": {
+    "virtual_name": {"type": "string", "maxLength": 255},
+    "volume_id": V.UUID, "snapshot_id": V.UUID,
+    "volume_size": {"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 1},
+    "device_name": {"type": "string", "minLength": 1, "maxLength": 255,
+                    "pattern": "^[a-zA-Z0-9._/-]*$"},
+    "delete_on_termination": V.BOOLEAN, "no_device": {},
+    "connection_info": {"type": "string"}}, "additionalProperties": False}
+_BDM_V2 = copy.deepcopy(_BDM)
+_BDM_V2["properties"].update({
+    "source_type": {"type": "string", "enum": ["volume", "image", "snapshot", "blank"]},
+    "uuid": {"type": "string", "minLength": 1, "maxLength": 255,
+             "pattern": "^[a-zA-Z0-9._-]*$"},
+    "image_id": V.UUID,
+    "destination_type": {"type": "string", "enum": ["local", "volume"]},
+    "guest_format": {"type": "string", "maxLength": 255},
+    "device_type": {"type": "string", "maxLength": 255},
+    "disk_bus": {"type": "string", "maxLength": 255},
+    "boot_index": {"type": ["integer", "string", "null"], "pattern": "^-?[0-9]+$"},
+    "tag": V.TAG, "volume_type": {"type": ["string", "null"], "maxLength": 255},
+})
+
+
+def create_schema(version: tuple[int, int]) -> dict:
+    network_item: dict = {"type": "object", "properties": {
+        "fixed_ip": V.IP_ADDRESS, "port": {"type": ["string", "null"], "format": "uuid"},
+        "uuid": {"type": "string"}}, "additionalProperties": False}
+    if (2, 32) <= version < (2, 37) or version >= (2, 42):
+        network_item["properties"]["tag"] = V.TAG
+    networks: dict = {"type": "array", "items": network_item}
+    if version >= (2, 37):
+        network_item["properties"]["uuid"] = V.UUID
+        networks = {"oneOf": [networks, {"type": "string", "enum": ["none", "auto"]}]}
+    props: dict[str, Any] = {
+        "name": V.NAME,
+        "imageRef": {"oneOf": [V.UUID, {"type": "string", "maxLength": 0}]},
+        "flavorRef": {"type": ["string", "integer"], "minLength": 1},
+        "adminPass": {"type": "string"}, "metadata": V.METADATA, "networks": networks,
+        "OS-DCF:diskConfig": V.DISK_CONFIG,
+        "accessIPv4": {"type": "string", "format": "ipv4"},
+        "accessIPv6": {"type": "string", "format": "ipv6"},
+        "availability_zone": V.NAME,
+        "block_device_mapping": {"type": "array", "items": _BDM},
+        "block_device_mapping_v2": {"type": "array", "items": _BDM_V2},
+        "config_drive": V.BOOLEAN, "key_name": V.NAME,
+        "min_count": V.POSITIVE_INTEGER, "max_count": V.POSITIVE_INTEGER,
+        "return_reservation_id": V.BOOLEAN,
+        "security_groups": {"type": "array", "items": {
+            "type": "object", "properties": {"name": V.NAME}, "additionalProperties": False}},
+        "user_data": {"type": "string", "format": "base64", "maxLength": 65535},
+    }
+    if version < (2, 57):
+        props["personality"] = {"type": "array", "items": {
+            "type": "object", "properties": {"path": {"type": "string"},
+                                             "contents": {"type": "string", "format": "base64"}},
+            "additionalProperties": False}}
+    if version >= (2, 19):
+        props["description"] = V.DESCRIPTION
+    if version >= (2, 52):
+        props["tags"] = {"type": "array", "items": V.TAG, "maxItems": 50}
+    if version >= (2, 63):
+        props["trusted_image_certificates"] = {
+            "type": ["array", "null"], "minItems": 1, "maxItems": 50, "uniqueItems": True,
+            "items": {"type": "string", "minLength": 1}}
+    if version >= (2, 74):
+        props["host"] = V.FQDN
+        props["hypervisor_hostname"] = V.FQDN
+    if version >= (2, 90):
+        props["hostname"] = V.FQDN if version >= (2, 94) else V.HOSTNAME
+    required = ["name", "flavorRef"] + (["networks"] if version >= (2, 37) else [])
+    hints = {"type": "object", "additionalProperties": True}
+    return {"type": "object",
+            "properties": {"server": {"type": "object", "properties": props,
+                                      "required": required, "additionalProperties": False},
+                           "os:scheduler_hints": hints, "OS-SCH-HNT:scheduler_hints": hints},
+            "required": ["server"], "additionalProperties": False}
+
+
+def id_from_href(ref: Any) -> str:
+    return urlsplit(str(ref)).path.split("/")[-1]
+
+
+def generate_password(length: int = 12) -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+class ServerCreator:
+    def __init__(self, store: ComputeStore, images: ImageStore, timing: lifecycle.Timing) -> None:
+        self.store = store
+        self.images = images
+        self.timing = timing
+
+    def create(self, ctx: ComputeContext, body: Any) -> tuple[list[Server], str, str]:
+        """Returns (servers, reservation id, admin password)."""
+        V.validate_body(body, create_schema(ctx.version))
+        spec: dict = body["server"]
+        name = spec["name"].strip()
+        description = spec.get("description") if ctx.version >= (2, 19) else name
+        min_count = int(spec.get("min_count", 1))
+        max_count = int(spec.get("max_count", min_count))
+        if min_count > max_count:
+            raise bad_request("min_count must be <= max_count")
+        hostname = spec.get("hostname") if ctx.version >= (2, 90) else None
+        if hostname and max_count > 1:
+            raise bad_request("Unable to determine a unique hostname for multiple "
+                              "instances; use the hostname field only when creating one.")
+        requested_az = self._availability_zone(ctx, spec)
+        image_id = self._image(ctx, spec)
+        addresses_for = self._networks(spec)
+        flavor = self._flavor(spec)
+        self._check_image_fits(image_id, flavor)
+        key_name = spec.get("key_name")
+        if key_name is not None and key_name not in self.store.user_keypairs(ctx.user_id):
+            raise bad_request("Invalid key_name provided.")
+        metadata = spec.get("metadata") or {}
+        if len(metadata) > self.store.quotas.metadata_items:
+            raise forbidden(f"Maximum number of metadata items exceeds "
+                            f"{self.store.quotas.metadata_items}")
+        count = self._quota_count(ctx, flavor, min_count, max_count)
+        password = spec.get("adminPass") or generate_password()
+        reservation_id = "r-" + secrets.token_hex(4)
+        security_groups = tuple(sorted({sg["name"] for sg in spec.get("security_groups", [])
+                                        if sg.get("name")})) or None
+        volumes = tuple(b["uuid"] for b in spec.get("block_device_mapping_v2", [])
+                        if b.get("source_type") == "volume" and b.get("uuid")) or None
+        servers = []
+        for index in range(count):
+            now = self.store.creation_time()
+            seq = self.store.next_seq()
+            placed = self.store.fits(flavor)
+            server = Server(
+                seq=seq, id=str(uuid.uuid4()),
+                name=f"{name}-{index + 1}" if count > 1 else name,
+                project_id=ctx.project_id, user_id=ctx.user_id, image_id=image_id,
+                flavor=flavor, created_at=now, updated_at=now,
+                create_request_id=ctx.request_id, reservation_id=reservation_id,
+                launch_index=index, hostname=hostname, description=description,
+                key_name=key_name, user_data=spec.get("user_data"),
+                access_ipv4=spec.get("accessIPv4"), access_ipv6=spec.get("accessIPv6"),
+                config_drive=V.to_bool(spec.get("config_drive", False)),
+                auto_disk_config=spec.get("OS-DCF:diskConfig") == "AUTO",
+                metadata=dict(metadata) or None,
+                tags=sorted(set(spec["tags"])) if spec.get("tags") else None,
+                security_groups=security_groups, volumes=volumes,
+                pinned_az=requested_az, availability_zone=requested_az)
+            if placed:
+                self.store.claim(flavor)
+                self.store.running_vms += 1
+                server.host = self.store.host
+                server.availability_zone = self.store.availability_zone
+                server.addresses = addresses_for(seq)
+            else:
+                server.fault = (500, NO_VALID_HOST, now + self.timing.build * 0.2)
+            lifecycle.build(server, now, self.timing, placed=placed)
+            server.record(Action("create", ctx.request_id, ctx.user_id, ctx.project_id,
+                                 now, server.finish_time))
+            self.store.add_server(server)
+            servers.append(server)
+        return servers, reservation_id, password
+
+    def _availability_zone(self, ctx: ComputeContext, spec: dict) -> str | None:
+        requested = spec.get("availability_zone")
+        if not requested:
+            return None
+        zone, host, node = requested, None, None
+        if ":" in requested:
+            parts = requested.split(":")
+            if len(parts) > 3:
+                raise bad_request("Unable to parse availability_zone")
+            zone, host = parts[0], parts[1] or None
+            node = parts[2] if len(parts) == 3 and parts[2] else None
+            if (host or node) and not ctx.is_admin:
+                raise policy_forbidden("os_compute_api:servers:create:forced_host")
+            if host and host != self.store.host:
+                raise bad_request(f"Compute host {host} could not be found.")
+        if zone and zone != self.store.availability_zone:
+            raise bad_request("The requested availability zone is not available")
+        return zone or None
+
+    def _image(self, ctx: ComputeContext, spec: dict) -> str:
+        legacy = spec.get("block_device_mapping")
+        bdms = spec.get("block_device_mapping_v2")
+        if legacy and bdms:
+            raise bad_request("Using different block_device_mapping syntaxes is not "
+                              "allowed in the same request.")
+        image_ref = spec.get("imageRef")
+        if not image_ref:
+            boot_image = next((b.get("uuid") for b in bdms or ()
+                               if b.get("source_type") == "image"
+                               and str(b.get("boot_index", "")) == "0"), None)
+            if boot_image:
+                image_ref = boot_image
+            elif legacy or bdms:
+                return ""
+            else:
+                raise bad_request("Missing imageRef attribute")
+        image = self.images.get(image_ref)
+        if image is None or not self.images.visible(image, ctx.project_id, ctx.is_admin):
+            raise bad_request("Can not find requested image")
+        if image.status != "active":
+            raise bad_request(f"Image {image.id} is not active.")
+        return image.id
+
+    def _check_image_fits(self, image_id: str, flavor: Flavor) -> None:
+        image = self.images.get(image_id) if image_id else None
+        if image is None:
+            return
+        if image.min_ram and flavor.ram < image.min_ram:
+            raise bad_request("Flavor's memory is too small for requested image.")
+        if flavor.disk and image.size and image.size > flavor.disk * 1024 ** 3:
+            raise bad_request(
+                "Flavor's disk is too small for requested image. Flavor disk is "
+                f"{flavor.disk * 1024 ** 3} bytes, image is {image.size} bytes.")
+        if flavor.disk and image.min_disk > flavor.disk:
+            raise bad_request(
+                "Flavor's disk is smaller than the minimum size specified in image "
+                f"metadata. Flavor disk is {flavor.disk * 1024 ** 3} bytes, minimum size "
+                f"is {image.min_disk * 1024 ** 3} bytes.")
+
+    def _flavor(self, spec: dict) -> Flavor:
+        flavor_id = id_from_href(spec["flavorRef"])
+        flavor = self.store.flavors.get(flavor_id)
+        if flavor is None:
+            raise bad_request(f"Flavor {flavor_id} could not be found.")
+        if flavor.disabled:
+            raise bad_request("Flavor is disabled.")
+        return flavor
+
+    def _networks(self, spec: dict):
+        """Checks the networks request; returns seq -> addresses."""
+        requested = spec.get("networks")
+        if requested == "none":
+            return lambda seq: None
+        if requested in (None, "auto") or requested == []:
+            return lambda seq: (("private", ComputeStore.fixed_ip(seq), ComputeStore.mac(seq)),)
+        ports: list[str] = []
+        nics: list[str | None] = []
+        for nic in requested:
+            port, fixed_ip = nic.get("port"), nic.get("fixed_ip")
+            if port:
+                if port in ports:
+                    raise bad_request(f"Port ID '{port}' was specified twice: you cannot "
+                                      "attach a port multiple times.")
+                if fixed_ip is not None:
+                    raise bad_request(f"Specified Fixed IP '{fixed_ip}' cannot be used with "
+                                      f"port '{port}': the two cannot be specified together.")
+                ports.append(port)
+            elif "uuid" not in nic:
+                raise bad_request("Bad network format: missing 'uuid'")
+            elif not V.is_uuid(nic["uuid"]):
+                raise bad_request("Bad networks format: network uuid is not in proper "
+                                  f"format ({nic['uuid']})")
+            nics.append(fixed_ip)
+        if any(nics) and int(spec.get("max_count", 1)) > 1:
+            raise bad_request("max_count cannot be greater than 1 if an fixed_ip is specified.")
+
+        def addresses(seq: int):
+            return tuple(("private", fixed or ComputeStore.fixed_ip(seq, i),
+                          ComputeStore.mac(seq, i)) for i, fixed in enumerate(nics))
+        return addresses
+
+    def _quota_count(self, ctx: ComputeContext, flavor: Flavor, min_count: int,
+                     max_count: int) -> int:
+        quotas, usage = self.store.quotas, self.store.project(ctx.project_id)
+        allowed = quotas.instances - usage.instances
+        allowed = min(allowed, (quotas.cores - usage.cores) // max(flavor.vcpus, 1))
+        allowed = min(allowed, (quotas.ram - usage.ram) // max(flavor.ram, 1))
+        if allowed >= min_count:
+            return min(allowed, max_count)
+        overs = []
+        for resource, limit, used, per in (("cores", quotas.cores, usage.cores, flavor.vcpus),
+                                           ("instances", quotas.instances, usage.instances, 1),
+                                           ("ram", quotas.ram, usage.ram, flavor.ram)):
+            if used + per * min_count > limit:
+                overs.append((resource, per * min_count, used, limit))
+        names = ", ".join(o[0] for o in overs)
+        raise forbidden(
+            f"Quota exceeded for {names}: Requested "
+            f"{', '.join(str(o[1]) for o in overs)}, but already used "
+            f"{', '.join(str(o[2]) for o in overs)} of "
+            f"{', '.join(str(o[3]) for o in overs)} {names}")

@@ -1,0 +1,146 @@
+"""The `/servers` collection and members: list, detail, create, show,
+update and delete, plus the lookup every per-server route shares (a server
+of another project is "not found", as Nova's project-scoped queries make it).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from aiohttp import web
+
+from simcloud.glance.store import ImageStore
+from simcloud.nova import lifecycle, server_views
+from simcloud.nova import validation as V
+from simcloud.nova.app import respond
+from simcloud.nova.context import ComputeContext, ctx
+from simcloud.nova.errors import instance_not_found, locked
+from simcloud.nova.model import Action, Server
+from simcloud.nova.server_create import ServerCreator
+from simcloud.nova.server_list import ServerQuery
+from simcloud.nova.store import ComputeStore
+
+
+def find_server(store: ComputeStore, context: ComputeContext, server_id: str) -> Server:
+    server = store.get(server_id)
+    if server is None or (server.project_id != context.project_id and not context.is_admin):
+        raise instance_not_found(server_id)
+    return server
+
+
+def check_lock(context: ComputeContext, server: Server) -> None:
+    if server.locked and not context.is_admin:
+        raise locked(server.id)
+
+
+def record(context: ComputeContext, server: Server, action: str, now: float) -> None:
+    server.record(Action(action, context.request_id, context.user_id, context.project_id,
+                         now, server.finish_time))
+
+
+def update_schema(version: tuple[int, int]) -> dict:
+    props: dict = {"name": V.NAME, "OS-DCF:diskConfig": V.DISK_CONFIG,
+                   "accessIPv4": {"type": "string", "format": "ipv4"},
+                   "accessIPv6": {"type": "string", "format": "ipv6"}}
+    if version >= (2, 19):
+        props["description"] = V.DESCRIPTION
+    if version >= (2, 90):
+        props["hostname"] = V.FQDN if version >= (2, 94) else V.HOSTNAME
+    return {"type": "object",
+            "properties": {"server": {"type": "object", "properties": props,
+                                      "additionalProperties": False}},
+            "required": ["server"], "additionalProperties": False}
+
+
+class ServersResource:
+    def __init__(self, store: ComputeStore, images: ImageStore, timing: lifecycle.Timing,
+                 host_status: Callable[[], str]) -> None:
+        self.store = store
+        self.timing = timing
+        self.creator = ServerCreator(store, images, timing)
+        self.host_status = host_status
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/v2.1/servers", self.index),
+            web.get("/v2.1/servers/detail", self.detail),
+            web.post("/v2.1/servers", self.create),
+            web.get("/v2.1/servers/{server_id}", self.show),
+            web.put("/v2.1/servers/{server_id}", self.update),
+            web.delete("/v2.1/servers/{server_id}", self.delete),
+        ]
+
+    def _list(self, request: web.Request, *, detail: bool) -> web.Response:
+        context = ctx(request)
+        query = ServerQuery(self.store, context, request.query, detail=detail)
+        page = query.page()
+        if detail:
+            status = self.host_status()
+            rows = [server_views.full(context, s, mode="detail", host_status=status)
+                    for s in page]
+        else:
+            rows = [server_views.basic(context, s) for s in page]
+        body: dict = {"servers": rows}
+        if page and len(page) == query.limit:
+            collection = "servers/detail" if detail else "servers"
+            body["servers_links"] = context.next_link(request, collection, page[-1].id)
+        return respond(body)
+
+    async def index(self, request: web.Request) -> web.Response:
+        return self._list(request, detail=False)
+
+    async def detail(self, request: web.Request) -> web.Response:
+        return self._list(request, detail=True)
+
+    async def show(self, request: web.Request) -> web.Response:
+        context = ctx(request)
+        server = find_server(self.store, context, request.match_info["server_id"])
+        return respond({"server": server_views.full(context, server,
+                                                    host_status=self.host_status())})
+
+    async def create(self, request: web.Request) -> web.Response:
+        context = ctx(request)
+        body = V.parse_json(await request.read())
+        servers, reservation_id, password = self.creator.create(context, body)
+        if V.to_bool(body["server"].get("return_reservation_id", False)):
+            return respond({"reservation_id": reservation_id}, 202)
+        first = servers[0]
+        view = {"id": first.id, "links": context.links("servers", first.id),
+                "OS-DCF:diskConfig": "AUTO" if first.auto_disk_config else "MANUAL",
+                "security_groups": body["server"].get("security_groups",
+                                                      [{"name": "default"}]),
+                "adminPass": password}
+        return respond({"server": view}, 202,
+                       headers={"Location": view["links"][0]["href"]})
+
+    async def update(self, request: web.Request) -> web.Response:
+        context = ctx(request)
+        server = find_server(self.store, context, request.match_info["server_id"])
+        body = V.parse_json(await request.read())
+        V.validate_body(body, update_schema(context.version))
+        changes = body["server"]
+        if "name" in changes:
+            server.name = changes["name"].strip()
+        if "description" in changes:
+            server.description = changes["description"]
+        if "hostname" in changes:
+            server.hostname = changes["hostname"]
+        if "accessIPv4" in changes:
+            server.access_ipv4 = changes["accessIPv4"]
+        if "accessIPv6" in changes:
+            server.access_ipv6 = changes["accessIPv6"]
+        if "OS-DCF:diskConfig" in changes:
+            server.auto_disk_config = changes["OS-DCF:diskConfig"] == "AUTO"
+        server.updated_at = max(server.updated_at, self.store.clock())
+        return respond({"server": server_views.full(context, server, mode="update",
+                                                    host_status=self.host_status())})
+
+    async def delete(self, request: web.Request) -> web.Response:
+        context = ctx(request)
+        server = find_server(self.store, context, request.match_info["server_id"])
+        check_lock(context, server)
+        if server.task_state != "deleting":
+            now = self.store.clock()
+            done_at = lifecycle.delete(server, now, self.timing)
+            record(context, server, "delete", now)
+            self.store.start_delete(server, done_at)
+        return web.Response(status=204)

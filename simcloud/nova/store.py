@@ -1,0 +1,241 @@
+"""One simulated Nova's state: servers with their indexes, flavors,
+keypairs, the site's capacity and the projects' quotas.
+
+Indexes are kept so that a list never walks servers it cannot return: by id,
+per project in creation order (for the tenant's list and its usage counters)
+and site-wide in creation order (for `all_tenants`). Deleted servers stay as
+tombstones (Nova keeps deleted rows; `changes-since` shows them) until
+`tombstone_seconds` after their deletion.
+"""
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import heapq
+import ipaddress
+import itertools
+import uuid
+from typing import Callable, Iterator
+
+from simcloud.nova import states
+from simcloud.nova.model import Flavor, Keypair, Server
+
+
+@dataclasses.dataclass
+class Quotas:
+    """Per-project limits (Nova's defaults are lower; a simulator is generous)."""
+    instances: int = 10000
+    cores: int = 100000
+    ram: int = 100_000_000
+    key_pairs: int = 1000
+    metadata_items: int = 128
+    server_groups: int = 10
+    server_group_members: int = 10
+
+
+@dataclasses.dataclass
+class Capacity:
+    vcpus: int
+    ram_mb: int
+    disk_gb: int
+
+
+@dataclasses.dataclass(slots=True)
+class ProjectServers:
+    servers: list[Server] = dataclasses.field(default_factory=list)   # seq order, tombstones too
+    instances: int = 0
+    cores: int = 0
+    ram: int = 0
+
+
+DEFAULT_FLAVORS = (
+    # name, vcpus, ram MB, disk GB
+    ("m1.tiny", 1, 512, 1),
+    ("m1.small", 1, 2048, 20),
+    ("m1.medium", 2, 4096, 40),
+    ("m1.large", 4, 8192, 80),
+    ("m1.xlarge", 8, 16384, 160),
+)
+
+_FLAVOR_NAMESPACE = uuid.UUID("7b0e5c4e-1f5a-4c1b-9a59-5d6f1c3b2a10")
+
+
+def _seq_key(server: Server) -> int:
+    return server.seq
+
+
+class ComputeStore:
+    def __init__(self, *, site_name: str, availability_zone: str, capacity: Capacity,
+                 quotas: Quotas, clock: Callable[[], float],
+                 tombstone_seconds: float = 3600.0) -> None:
+        self.site_name = site_name
+        self.availability_zone = availability_zone
+        self.capacity = capacity
+        self.quotas = quotas
+        self.clock = clock
+        self.tombstone_seconds = tombstone_seconds
+        self.host = f"{site_name}-compute"
+        self.hypervisor_id = str(uuid.uuid5(_FLAVOR_NAMESPACE, f"{site_name}/hypervisor"))
+        self.service_id = str(uuid.uuid5(_FLAVOR_NAMESPACE, f"{site_name}/service"))
+        self.used = Capacity(0, 0, 0)
+        self.running_vms = 0
+        self.by_id: dict[str, Server] = {}
+        self.everyone: list[Server] = []
+        self.projects: dict[str, ProjectServers] = {}
+        self._tombstones: list[tuple[float, int, str]] = []   # heap of (purge time, seq, id)
+        self._seq = itertools.count(1)
+        self._last_created = 0.0
+        self.flavors: dict[str, Flavor] = {}
+        self._flavor_seq = itertools.count(1)
+        self.keypairs: dict[str, dict[str, Keypair]] = {}
+        self._keypair_seq = itertools.count(1)
+        for name, vcpus, ram, disk in DEFAULT_FLAVORS:
+            self.add_flavor(Flavor(
+                id=str(uuid.uuid5(_FLAVOR_NAMESPACE, f"{site_name}/{name}")),
+                internal_id=next(self._flavor_seq), name=name, vcpus=vcpus, ram=ram,
+                disk=disk, created_at=clock()))
+
+    # ---- servers -----------------------------------------------------
+    def next_seq(self) -> int:
+        return next(self._seq)
+
+    def creation_time(self) -> float:
+        """Never earlier than the previous server's: creation order is time order."""
+        self._last_created = max(self.clock(), self._last_created)
+        return self._last_created
+
+    def add_server(self, server: Server) -> None:
+        self.by_id[server.id] = server
+        self.everyone.append(server)
+        project = self.projects.setdefault(server.project_id, ProjectServers())
+        project.servers.append(server)
+        project.instances += 1
+        project.cores += server.flavor.vcpus
+        project.ram += server.flavor.ram
+
+    def get(self, server_id: str) -> Server | None:
+        """The server, settled to now; None when unknown or deleted."""
+        server = self.by_id.get(server_id)
+        if server is None:
+            return None
+        server.settle(self.clock())
+        return None if server.deleted else server
+
+    def get_any(self, server_id: str) -> Server | None:
+        """Deleted tombstones included (list markers may name them)."""
+        server = self.by_id.get(server_id)
+        if server is not None:
+            server.settle(self.clock())
+        return server
+
+    def project(self, project_id: str) -> ProjectServers:
+        return self.projects.get(project_id) or ProjectServers()
+
+    def scope(self, project_id: str | None) -> list[Server]:
+        """Servers of one project, or of the whole site, in creation order."""
+        if project_id is None:
+            return self.everyone
+        return self.project(project_id).servers
+
+    def iterate(self, scope: list[Server], *, descending: bool,
+                after_seq: int | None = None) -> Iterator[Server]:
+        """Walk a scope in creation order from just past `after_seq`, settling."""
+        now = self.clock()
+        if descending:
+            end = len(scope) if after_seq is None else bisect.bisect_left(
+                scope, after_seq, key=_seq_key)
+            for index in range(end - 1, -1, -1):
+                server = scope[index]
+                server.settle(now)
+                yield server
+        else:
+            start = 0 if after_seq is None else bisect.bisect_right(
+                scope, after_seq, key=_seq_key)
+            for index in range(start, len(scope)):
+                server = scope[index]
+                server.settle(now)
+                yield server
+
+    def start_delete(self, server: Server, done_at: float) -> None:
+        """Release what the server holds now; it vanishes at `done_at`."""
+        self.release_usage(server)
+        if server.host is not None:
+            self.release(server.flavor)
+            if server.old_flavor is not None:
+                self.release(server.old_flavor)
+            server.old_flavor = None
+            self.running_vms -= 1
+        heapq.heappush(self._tombstones,
+                       (done_at + self.tombstone_seconds, server.seq, server.id))
+        self.purge()
+
+    def release_usage(self, server: Server) -> None:
+        project = self.projects.get(server.project_id)
+        if project is not None:
+            project.instances -= 1
+            project.cores -= server.flavor.vcpus
+            project.ram -= server.flavor.ram
+
+    def purge(self) -> None:
+        """Forget tombstones older than the retention time."""
+        now = self.clock()
+        while self._tombstones and self._tombstones[0][0] <= now:
+            _, seq, server_id = heapq.heappop(self._tombstones)
+            server = self.by_id.pop(server_id, None)
+            if server is None:
+                continue
+            for scope in (self.everyone, self.project(server.project_id).servers):
+                index = bisect.bisect_left(scope, seq, key=_seq_key)
+                if index < len(scope) and scope[index] is server:
+                    del scope[index]
+
+    # ---- capacity ----------------------------------------------------
+    def fits(self, flavor: Flavor) -> bool:
+        cap, used = self.capacity, self.used
+        return (used.vcpus + flavor.vcpus <= cap.vcpus
+                and used.ram_mb + flavor.ram <= cap.ram_mb
+                and used.disk_gb + flavor.disk + flavor.ephemeral <= cap.disk_gb)
+
+    def claim(self, flavor: Flavor) -> None:
+        self.used.vcpus += flavor.vcpus
+        self.used.ram_mb += flavor.ram
+        self.used.disk_gb += flavor.disk + flavor.ephemeral
+
+    def release(self, flavor: Flavor) -> None:
+        self.used.vcpus -= flavor.vcpus
+        self.used.ram_mb -= flavor.ram
+        self.used.disk_gb -= flavor.disk + flavor.ephemeral
+
+    # ---- addresses ---------------------------------------------------
+    @staticmethod
+    def fixed_ip(seq: int, nic: int = 0) -> str:
+        """A stable address per server and NIC in 10.0.0.0/8."""
+        return str(ipaddress.IPv4Address((10 << 24) + ((seq * 4 + nic + 2) % (1 << 24))))
+
+    @staticmethod
+    def mac(seq: int, nic: int = 0) -> str:
+        value = (seq * 4 + nic) & 0xFFFFFF
+        return "fa:16:3e:%02x:%02x:%02x" % (value >> 16, (value >> 8) & 0xFF, value & 0xFF)
+
+    # ---- flavors -----------------------------------------------------
+    def add_flavor(self, flavor: Flavor) -> None:
+        self.flavors[flavor.id] = flavor
+
+    def new_flavor_internal_id(self) -> int:
+        return next(self._flavor_seq)
+
+    def flavor_by_name(self, name: str) -> Flavor | None:
+        return next((f for f in self.flavors.values() if f.name == name), None)
+
+    # ---- keypairs ----------------------------------------------------
+    def user_keypairs(self, user_id: str) -> dict[str, Keypair]:
+        return self.keypairs.setdefault(user_id, {})
+
+    def new_keypair_id(self) -> int:
+        return next(self._keypair_seq)
+
+    def running_on_host(self) -> int:
+        return self.running_vms
+
+    def count_active_states(self) -> int:
+        return sum(1 for s in self.everyone if not s.deleted and s.vm_state != states.ERROR)

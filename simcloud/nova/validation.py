@@ -1,0 +1,197 @@
+"""Request validation the way Nova's API layer does it: JSON Schema bodies
+and query strings, with Nova's wording of the 400 messages
+("Invalid input for field/attribute name. Value: ... . ...").
+
+The parameter fragments (`NAME`, `METADATA`, `TAG`, ...) mirror the kinds of
+values Nova accepts; resource modules compose their schemas from them.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import ipaddress
+import json
+import re
+import uuid
+from typing import Any
+
+import jsonschema
+
+from simcloud.nova.errors import bad_request
+from simcloud.nova.timefmt import parse_iso
+
+
+class InvalidName(Exception):
+    pass
+
+
+_checker = jsonschema.FormatChecker(formats=())
+
+
+@_checker.checks("name", raises=InvalidName)
+def _is_name(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if value.strip() != value or not value.isprintable():
+        raise InvalidName(
+            "An invalid 'name' value was provided. The name must be: printable "
+            "characters. Can not start or end with whitespace.")
+    return True
+
+
+@_checker.checks("uuid")
+def is_uuid(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        return uuid.UUID(value).hex == value.replace("-", "").lower().strip("{}")
+    except ValueError:
+        return False
+
+
+@_checker.checks("ipv4")
+def _is_ipv4(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        ipaddress.IPv4Address(value)
+        return True
+    except ValueError:
+        return False
+
+
+@_checker.checks("ipv6")
+def _is_ipv6(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        ipaddress.IPv6Address(value)
+        return True
+    except ValueError:
+        return False
+
+
+@_checker.checks("base64")
+def _is_base64(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        base64.b64decode(value, validate=True)
+        return True
+    except (binascii.Error, ValueError):
+        return False
+
+
+@_checker.checks("date-time")
+def _is_date_time(value: object) -> bool:
+    return not isinstance(value, str) or parse_iso(value) is not None
+
+
+NAME = {"type": "string", "format": "name", "minLength": 1, "maxLength": 255}
+DESCRIPTION = {"type": ["string", "null"], "minLength": 0, "maxLength": 255}
+BOOLEAN = {"type": ["boolean", "string"],
+           "enum": [True, "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes",
+                    False, "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no"]}
+POSITIVE_INTEGER = {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 1,
+                    "minLength": 1}
+NON_NEGATIVE_INTEGER = {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 0,
+                        "minLength": 1}
+UUID = {"type": "string", "format": "uuid"}
+METADATA = {"type": "object",
+            "patternProperties": {"^[a-zA-Z0-9-_:. ]{1,255}$": {"type": "string",
+                                                               "maxLength": 255}},
+            "additionalProperties": False}
+TAG = {"type": "string", "pattern": "^[^,/]*$", "minLength": 1, "maxLength": 60}
+IP_ADDRESS = {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
+DISK_CONFIG = {"type": "string", "enum": ["AUTO", "MANUAL"]}
+HOSTNAME = {"type": "string", "pattern": "^[a-zA-Z0-9]+[a-zA-Z0-9-]*[a-zA-Z0-9]+$",
+            "minLength": 2, "maxLength": 63}
+FQDN = {"type": "string", "pattern": "^[a-zA-Z0-9-._]*$", "minLength": 1, "maxLength": 255}
+
+_TRUE = {"true", "1", "on", "yes", "y", "t"}
+_FALSE = {"false", "0", "off", "no", "n", "f"}
+
+
+def to_bool(value: Any, *, strict: bool = False, default: bool = False) -> bool:
+    """oslo's bool_from_string."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    if not strict:
+        return default
+    raise bad_request(
+        f"Unrecognized value '{value}', acceptable values are: '0', '1', 'f', 'false', "
+        "'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'")
+
+
+@functools.lru_cache(maxsize=256)
+def _validator(schema_json: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(schema_json), format_checker=_checker)
+
+
+def _compiled(schema: dict) -> jsonschema.Draft202012Validator:
+    return _validator(json.dumps(schema, sort_keys=True))
+
+
+def _first_error(validator: jsonschema.Draft202012Validator, instance: Any):
+    error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
+    return error
+
+
+def validate_body(body: Any, schema: dict) -> None:
+    error = _first_error(_compiled(schema), body)
+    if error is None:
+        return
+    if isinstance(error.cause, InvalidName):
+        raise bad_request(str(error.cause))
+    if error.path:
+        raise bad_request(
+            f"Invalid input for field/attribute {error.path[-1]}. "
+            f"Value: {_py(error.instance)}. {error.message}")
+    raise bad_request(error.message)
+
+
+def validate_query(query: dict[str, list[str]], properties: dict[str, dict], *,
+                   strict: bool) -> None:
+    """Each query value is a list of strings, as Nova validates them."""
+    schema = {"type": "object",
+              "properties": {k: {"type": "array", "items": v} for k, v in properties.items()},
+              "additionalProperties": not strict}
+    error = _first_error(_compiled(schema), query)
+    if error is None:
+        return
+    if error.path:
+        raise bad_request(
+            f"Invalid input for query parameters {error.path[0]}. "
+            f"Value: {_py(error.instance)}. {error.message}")
+    raise bad_request(error.message)
+
+
+def _py(value: Any) -> str:
+    """Values printed as Python would (Nova's messages show Python reprs)."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "None"
+    return repr(value)
+
+
+def parse_json(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise bad_request("Malformed request body") from None
+
+
+def regex(value: str) -> re.Pattern[str]:
+    try:
+        return re.compile(value)
+    except re.error:
+        raise bad_request(f"Invalid regular expression: {value}") from None

@@ -1,0 +1,92 @@
+"""One simulated OpenStack site: a Nova (compute v2.1) and a read-only Glance
+(image v2) sharing the site's state, served by one aiohttp application:
+`/compute/...` and `/image/...` on whatever host and port it is mounted
+(links are built from each request's Host).
+
+Every answer carries `x-openstack-request-id` (compute answers also
+`x-compute-request-id`), as the services' request-id middleware does.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from typing import Callable, Iterable
+
+from aiohttp import web
+
+from simcloud.glance.api import GlanceAPI
+from simcloud.glance.store import DEFAULT_IMAGES, ImageSpec, ImageStore
+from simcloud.nova.lifecycle import Timing
+from simcloud.nova.service import NovaService
+from simcloud.nova.store import Capacity, ComputeStore, Quotas
+from simcloud.tokens import Validator
+
+
+@dataclasses.dataclass
+class SiteConfig:
+    name: str                               # "site1"
+    region: str                             # "site1"
+    availability_zone: str = "nova"         # the site's own AZ name, as a real Nova has it
+    min_microversion: str = "2.1"
+    max_microversion: str = "2.96"
+    vcpus: int = 1000
+    ram_mb: int = 1024000
+    disk_gb: int = 100000
+    build_seconds: float = 1.0              # BUILD -> ACTIVE; actions take a fraction of it
+    images: list[ImageSpec] | None = None   # None: DEFAULT_IMAGES
+    quotas: Quotas = dataclasses.field(default_factory=Quotas)
+    tombstone_seconds: float = 3600.0       # how long deleted servers stay listable
+    auth_uri: str | None = None             # Keystone URL for the 401 WWW-Authenticate header
+
+
+RequestMiddleware = Callable[..., object]
+
+
+class Site:
+    def __init__(self, config: SiteConfig, validate: Validator, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.validate = validate
+        self.clock = clock
+        self.images = ImageStore(config.name, config.images or list(DEFAULT_IMAGES), clock)
+        self.store = ComputeStore(
+            site_name=config.name, availability_zone=config.availability_zone,
+            capacity=Capacity(config.vcpus, config.ram_mb, config.disk_gb),
+            quotas=config.quotas, clock=clock, tombstone_seconds=config.tombstone_seconds)
+        self.nova = NovaService(
+            self.store, self.images, Timing(build=config.build_seconds),
+            min_version=config.min_microversion, max_version=config.max_microversion,
+            validate=validate, auth_uri=config.auth_uri)
+        self.glance = GlanceAPI(self.images, validate)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def app(self, *, middlewares: Iterable[RequestMiddleware] = ()) -> web.Application:
+        """The site's application; `middlewares` run outside the services
+        (e.g. fault injection), after the request id is assigned."""
+        app = web.Application(middlewares=[_request_ids, *middlewares])
+        # the bare prefixes answer as their trailing-slash forms do
+        app.router.add_get("/compute", self.nova.versions.index)
+        app.router.add_get("/image", self.glance.root)
+        app.add_subapp("/compute", self.nova.app())
+        app.add_subapp("/image", self.glance.app())
+        return app
+
+
+@web.middleware
+async def _request_ids(request: web.Request, handler) -> web.StreamResponse:
+    request_id = f"req-{uuid.uuid4()}"
+    request["request_id"] = request_id
+    headers = {"x-openstack-request-id": request_id}
+    if request.path.startswith("/compute"):
+        headers["x-compute-request-id"] = request_id
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers.update(headers)
+        raise
+    response.headers.update(headers)
+    return response
