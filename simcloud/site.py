@@ -17,6 +17,7 @@ from aiohttp import web
 
 from simcloud.glance.api import GlanceAPI
 from simcloud.glance.store import DEFAULT_IMAGES, ImageSpec, ImageStore
+from simcloud.nova.context import REQUEST_ID_KEY
 from simcloud.nova.lifecycle import Timing
 from simcloud.nova.service import NovaService
 from simcloud.nova.store import Capacity, ComputeStore, Quotas
@@ -79,7 +80,7 @@ class Site:
 @web.middleware
 async def _request_ids(request: web.Request, handler) -> web.StreamResponse:
     request_id = f"req-{uuid.uuid4()}"
-    request["request_id"] = request_id
+    request[REQUEST_ID_KEY] = request_id
     headers = {"x-openstack-request-id": request_id}
     if request.path.startswith("/compute"):
         headers["x-compute-request-id"] = request_id

@@ -19,7 +19,7 @@ _SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id",
 _VISIBILITIES = ("community", "public", "private", "shared", "all")
 _DEFAULT_LIMIT, _MAX_LIMIT = 25, 1000
 _VERSIONS = ("2.17", "2.15", "2.9", "2.7", "2.6", "2.5", "2.4", "2.3", "2.2", "2.1", "2.0")
-TOKEN_KEY = "simcloud.glance.token"
+TOKEN_KEY = web.RequestKey("simcloud.glance.token", TokenInfo)
 
 
 class GlanceError(Exception):

@@ -35,7 +35,7 @@ class ImageSpec:
 
 
 DEFAULT_IMAGES = (
-    ImageSpec("cirros-0.6.2-x86_64-disk", 21430272, tags=("cirros",)),
+    ImageSpec("cirros", 21430272, tags=("cirros", "cirros-0.6.2-x86_64-disk")),
     ImageSpec("ubuntu-22.04-server-cloudimg-amd64", 692387840, min_disk=3, min_ram=512,
               properties=(("os_distro", "ubuntu"), ("os_version", "22.04"))),
     ImageSpec("Fedora-Cloud-Base-39-1.5.x86_64", 541065216, min_disk=5, min_ram=512,

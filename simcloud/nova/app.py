@@ -14,7 +14,7 @@ from typing import Awaitable, Callable
 from aiohttp import web
 
 from simcloud.nova import microversion
-from simcloud.nova.context import CONTEXT_KEY, ComputeContext
+from simcloud.nova.context import CONTEXT_KEY, REQUEST_ID_KEY, ComputeContext
 from simcloud.nova.errors import NovaError
 from simcloud.nova.microversion import Version
 from simcloud.tokens import Validator
@@ -42,7 +42,7 @@ def no_content(status: int = 204) -> web.Response:
 
 
 def request_id_of(request: web.Request) -> str:
-    return request.get("request_id") or "req-unknown"
+    return request.get(REQUEST_ID_KEY) or "req-unknown"
 
 
 class ComputeMiddleware:

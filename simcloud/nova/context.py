@@ -11,7 +11,7 @@ from aiohttp import web
 from simcloud.nova.microversion import Version
 from simcloud.tokens import TokenInfo
 
-CONTEXT_KEY = "simcloud.nova.context"
+REQUEST_ID_KEY = web.RequestKey("simcloud.request_id", str)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +54,9 @@ class ComputeContext:
         params.append(("marker", marker))
         params.sort(key=lambda kv: kv[0])
         return [{"rel": "next", "href": f"{self.base}/{collection}?{urlencode(params)}"}]
+
+
+CONTEXT_KEY = web.RequestKey("simcloud.nova.context", ComputeContext)
 
 
 def ctx(request: web.Request) -> ComputeContext:

@@ -20,7 +20,7 @@ from simcloud.nova.app import respond
 from simcloud.nova.context import ComputeContext, ctx
 from simcloud.nova.errors import (bad_request, forbidden, invalid_state, policy_forbidden)
 from simcloud.nova.model import Server
-from simcloud.nova.server_create import generate_password, id_from_href
+from simcloud.nova.server_create import check_image_fits, generate_password, id_from_href
 from simcloud.nova.servers import check_lock, find_server, record
 from simcloud.nova.store import ComputeStore
 
@@ -259,6 +259,7 @@ class ServerActions:
         if image is None or not self.images.visible(image, context.project_id,
                                                     context.is_admin):
             raise bad_request("Cannot find image for rebuild")
+        check_image_fits(image, server.flavor)
         if "key_name" in args and args["key_name"] is not None \
                 and args["key_name"] not in self.store.user_keypairs(context.user_id):
             raise bad_request("Invalid key_name provided.")

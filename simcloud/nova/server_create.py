@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-from simcloud.glance.store import ImageStore
+from simcloud.glance.store import Image, ImageStore
 from simcloud.nova import lifecycle
 from simcloud.nova import validation as V
 from simcloud.nova.context import ComputeContext
@@ -108,6 +108,23 @@ def generate_password(length: int = 12) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
+def check_image_fits(image: Image | None, flavor: Flavor) -> None:
+    """The flavor must hold the image (Nova's FlavorMemoryTooSmall and friends)."""
+    if image is None:
+        return
+    if image.min_ram and flavor.ram < image.min_ram:
+        raise bad_request("Flavor's memory is too small for requested image.")
+    if flavor.disk and image.size and image.size > flavor.disk * 1024 ** 3:
+        raise bad_request(
+            "Flavor's disk is too small for requested image. Flavor disk is "
+            f"{flavor.disk * 1024 ** 3} bytes, image is {image.size} bytes.")
+    if flavor.disk and image.min_disk > flavor.disk:
+        raise bad_request(
+            "Flavor's disk is smaller than the minimum size specified in image "
+            f"metadata. Flavor disk is {flavor.disk * 1024 ** 3} bytes, minimum size "
+            f"is {image.min_disk * 1024 ** 3} bytes.")
+
+
 class ServerCreator:
     def __init__(self, store: ComputeStore, images: ImageStore, timing: lifecycle.Timing) -> None:
         self.store = store
@@ -132,7 +149,8 @@ class ServerCreator:
         image_id = self._image(ctx, spec)
         addresses_for = self._networks(spec)
         flavor = self._flavor(spec)
-        self._check_image_fits(image_id, flavor)
+        if image_id:
+            check_image_fits(self.images.get(image_id), flavor)
         key_name = spec.get("key_name")
         if key_name is not None and key_name not in self.store.user_keypairs(ctx.user_id):
             raise bad_request("Invalid key_name provided.")
@@ -224,22 +242,6 @@ class ServerCreator:
         if image.status != "active":
             raise bad_request(f"Image {image.id} is not active.")
         return image.id
-
-    def _check_image_fits(self, image_id: str, flavor: Flavor) -> None:
-        image = self.images.get(image_id) if image_id else None
-        if image is None:
-            return
-        if image.min_ram and flavor.ram < image.min_ram:
-            raise bad_request("Flavor's memory is too small for requested image.")
-        if flavor.disk and image.size and image.size > flavor.disk * 1024 ** 3:
-            raise bad_request(
-                "Flavor's disk is too small for requested image. Flavor disk is "
-                f"{flavor.disk * 1024 ** 3} bytes, image is {image.size} bytes.")
-        if flavor.disk and image.min_disk > flavor.disk:
-            raise bad_request(
-                "Flavor's disk is smaller than the minimum size specified in image "
-                f"metadata. Flavor disk is {flavor.disk * 1024 ** 3} bytes, minimum size "
-                f"is {image.min_disk * 1024 ** 3} bytes.")
 
     def _flavor(self, spec: dict) -> Flavor:
         flavor_id = id_from_href(spec["flavorRef"])

@@ -17,7 +17,6 @@ import itertools
 import uuid
 from typing import Callable, Iterator
 
-from simcloud.nova import states
 from simcloud.nova.model import Flavor, Keypair, Server
 
 
@@ -233,9 +232,3 @@ class ComputeStore:
 
     def new_keypair_id(self) -> int:
         return next(self._keypair_seq)
-
-    def running_on_host(self) -> int:
-        return self.running_vms
-
-    def count_active_states(self) -> int:
-        return sum(1 for s in self.everyone if not s.deleted and s.vm_state != states.ERROR)
