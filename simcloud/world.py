@@ -54,9 +54,8 @@ class SiteHandle:
         self.host = host
         self.port = port
         self.injector = FaultInjector(seed=config.name)
-        app = site.app()
-        # Outermost, so hang/latency/errors apply to every route, 404s included.
-        app.middlewares.insert(0, self.injector.middleware)
+        # Outside the services, so hang/latency/errors apply to every route, 404s included.
+        app = site.app(middlewares=[self.injector.middleware])
         self._runner = web.AppRunner(app, shutdown_timeout=_SHUTDOWN_SECONDS, access_log=None)
         self._listener: web.TCPSite | None = None
 
@@ -187,6 +186,8 @@ class World:
         self.port = _bound_port(listener)
         try:
             for index, config in enumerate(self._configs, start=1):
+                if config.auth_uri is None:
+                    config = dataclasses.replace(config, auth_uri=self.keystone_url)
                 handle = SiteHandle(config, Site(config, self.keystone.validate), self.host,
                                     base_port + index if base_port else 0)
                 await handle.start()

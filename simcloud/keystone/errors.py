@@ -7,9 +7,12 @@ it to the same exceptions they would against a real deployment.
 """
 from __future__ import annotations
 
+import logging
 from typing import Awaitable, Callable
 
 from aiohttp import web
+
+_log = logging.getLogger(__name__)
 
 
 class KeystoneError(Exception):
@@ -95,3 +98,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(NotFound("The resource could not be found."))
     except web.HTTPMethodNotAllowed:
         return error_response(MethodNotAllowed("The method is not allowed for the requested URL."))
+    except web.HTTPException:
+        raise
+    except Exception:
+        _log.exception("unexpected error in %s %s", request.method, request.path)
+        return error_response(KeystoneError(
+            "An unexpected error prevented the server from fulfilling your request."))
