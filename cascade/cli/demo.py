@@ -76,7 +76,8 @@ def register_endpoints(admin: AdminClient, base: str) -> None:
         return response.json() if response.content else {}
 
     call("POST", "/regions", json={"region": {"id": "Cascade", "description": "Cascade"}})
-    for service_type, url in (("compute", f"{base}/compute/v2.1"), ("image", f"{base}/image")):
+    # the shared Keystone is listed in the cascade's region too, as in every site's
+    for service_type, url in (("identity", keystone), ("compute", f"{base}/compute/v2.1"), ("image", f"{base}/image")):
         services = call("GET", "/services", params={"type": service_type})["services"]
         service_id = services[0]["id"] if services else call(
             "POST", "/services", json={"service": {"type": service_type, "name": service_type}})["service"]["id"]

@@ -18,9 +18,11 @@ def flavor_id(conn, name: str = "m1.tiny") -> str:
 
 
 def boot(conn, *, zone: str | None = None, name: str | None = None, wait: bool = True, **extra):
+    if zone is not None:
+        extra["availability_zone"] = zone
     server = conn.compute.create_server(
         name=name or f"vm-{uuid.uuid4().hex[:8]}", flavor_id=flavor_id(conn), image_id=image_id(conn),
-        networks="none", availability_zone=zone, **extra)
+        networks="none", **extra)
     if wait:
         server = conn.compute.wait_for_server(server, status="ACTIVE", wait=60, interval=0.3)
     return server

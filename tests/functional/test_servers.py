@@ -71,9 +71,11 @@ def test_multiple_create_gives_every_server_a_top_id(cloud, sites):
         "name": "multi", "flavorRef": flavor_id(cloud), "imageRef": image_id(cloud), "networks": "none",
         "min_count": 2, "max_count": 2, "availability_zone": "site1"}}, microversion="2.37")
     assert response.status_code == 202, response.text
-    made = [s for s in cloud.compute.servers(name="^multi") if s.name.startswith("multi")]
-    assert len(made) == 2
+    made = [s for s in cloud.compute.servers(details=True, name="^multi")]
+    assert len(made) == 2 and len({s.id for s in made}) == 2
+    in_site = [s for s in sites["site1"].compute.servers(name="^multi")]
+    assert len(in_site) == 2
+    assert not {s.id for s in made} & {s.id for s in in_site}, "top ids are not the site's ids"
+    assert {s.availability_zone for s in made} == {"site1"}
     for server in made:
-        where, bottom = bottom_copy(sites, server.id)
-        assert where == "site1" and bottom.id != server.id
         cloud.compute.delete_server(server)

@@ -17,9 +17,12 @@ def site3_down(demo, admin):
     demo.fault("site3", down=True)
     yield doomed
     demo.clear_faults("site3")
-    wait_for(lambda: next(z for z in demo.conn("cascade").compute.availability_zones()
-                          if z.name == "site3").state["available"], timeout=30)
-    demo.conn("cascade").compute.delete_server(doomed)
+    cloud = demo.conn("cascade")
+    # back in service once its breaker lets real calls through again
+    wait_for(lambda: cloud.compute.get(f"/servers/{doomed.id}").status_code == 200, timeout=40, interval=1)
+    wait_for(lambda: next(z for z in cloud.compute.availability_zones() if z.name == "site3").state["available"],
+             timeout=40, interval=1)
+    cloud.compute.delete_server(doomed)
 
 
 def test_down_site(demo, cloud, site3_down):

@@ -70,6 +70,7 @@ async def create(request: web.Request) -> web.Response:
         image_sites=frozenset(image_copies) if image_copies is not None else None,
         microversion=ctx.microversion))
     site = ranked[0]
+    await _claim(rt, site, flavor.vcpus * max_count, flavor.ram * max_count)
     bottom_spec = dict(spec)
     bottom_spec.pop("availability_zone", None)  # the site schedules inside itself
     bottom_spec["flavorRef"] = await dependencies.flavor_in_site(rt, flavor, site)
@@ -97,10 +98,20 @@ async def create(request: web.Request) -> web.Response:
     return reply({"server": answer}, status=202, headers={"Location": location})
 
 
+async def _claim(rt: Runtime, site: Site, vcpus: int, memory_mb: int) -> None:
+    """Count a placement against the site's capacity at once, so that the
+    next placements weigh it before the next probe reports the real figures."""
+    capacity = rt.registry.get(site.id).capacity
+    await rt.registry.update(site.id, capacity=dataclasses.replace(
+        capacity, vcpus_used=capacity.vcpus_used + vcpus, memory_mb_used=capacity.memory_mb_used + memory_mb))
+
+
 async def _create_many(rt: Runtime, ctx: RequestContext, site: Site, spec: dict, bottom_spec: dict,
                        hints: dict, flavor_id: str, image_id: str | None) -> web.Response:
     """min/max_count: one create in the site, then every server it made is
-    given a top id and stamped with it."""
+    given a top id. Nova refuses metadata changes while a server builds, so
+    these servers carry no top-id stamp yet (the reconciler of issue 4 is to
+    stamp them once active)."""
     bottom_spec["return_reservation_id"] = True
     response = await patterns.forward(rt, ctx, site, "compute", "POST", "/servers",
                                       json={"server": bottom_spec, **hints})
@@ -113,8 +124,6 @@ async def _create_many(rt: Runtime, ctx: RequestContext, site: Site, spec: dict,
         top_id = await rt.routes.reserve(SERVER.name, site_id=site.id, project_id=ctx.project_id)
         await _record(rt, ctx, site, top_id, bottom["id"], {**spec, "name": bottom.get("name", spec["name"])},
                       flavor_id, image_id)
-        await patterns.forward(rt, ctx, site, "compute", "POST", f"/servers/{bottom['id']}/metadata",
-                               json={"metadata": {STAMP_KEY: top_id}})
         first = first or (top_id, bottom)
     if spec.get("return_reservation_id") in (True, "True", "true", "1"):
         return reply({"reservation_id": reservation}, status=202)
