@@ -65,6 +65,14 @@ class Site:
     def name(self) -> str:
         return self.config.name
 
+    def usage(self) -> dict[str, int]:
+        """What the site holds now (for describing a world and for scale runs)."""
+        used = self.store.used
+        return {"servers": sum(p.instances for p in self.store.projects.values()),
+                "running_vms": self.store.running_vms, "vcpus_used": used.vcpus,
+                "ram_mb_used": used.ram_mb, "disk_gb_used": used.disk_gb,
+                "images": len(self.images.images)}
+
     def app(self, *, middlewares: Iterable[RequestMiddleware] = ()) -> web.Application:
         """The site's application; `middlewares` run outside the services
         (e.g. fault injection), after the request id is assigned."""

@@ -4,6 +4,7 @@ each microversion adds or drops (2.55 description, 2.61 extra_specs, 2.75
 integer swap)."""
 from __future__ import annotations
 
+import functools
 import uuid
 
 from aiohttp import web
@@ -33,9 +34,23 @@ _EXTRA_SPECS = {"type": "object", "patternProperties": {"^[a-zA-Z0-9-_:. ]{1,255
     "type": ["string", "number", "boolean"], "minLength": 1, "maxLength": 255}},
     "additionalProperties": False}
 _FLAVOR_DESCRIPTION = {"type": ["string", "null"], "minLength": 0, "maxLength": 65535}
+_UPDATE_BODY = V.BodySchema({"type": "object", "properties": {"flavor": {
+    "type": "object", "properties": {"description": _FLAVOR_DESCRIPTION},
+    "required": ["description"], "additionalProperties": False}},
+    "required": ["flavor"], "additionalProperties": False})
+_SPECS_BODY = V.BodySchema({"type": "object", "properties": {"extra_specs": _EXTRA_SPECS},
+                            "required": ["extra_specs"], "additionalProperties": False})
+_SPEC_ITEM_BODY = V.BodySchema(dict(_EXTRA_SPECS, minProperties=1))
+_INDEX_QUERY = {strict: V.QuerySchema({
+    "limit": V.NON_NEGATIVE_INTEGER, "marker": {"type": "string"},
+    "is_public": {"type": "string"}, "minRam": {"type": "string"},
+    "minDisk": {"type": "string"}, "sort_key": {"type": "string", "enum": _SORT_KEYS},
+    "sort_dir": {"type": "string", "enum": ["asc", "desc"]}}, strict=strict)
+    for strict in (False, True)}
 
 
-def create_schema(version: tuple[int, int]) -> dict:
+@functools.lru_cache(maxsize=None)
+def create_schema(version: tuple[int, int]) -> V.BodySchema:
     props = {
         "name": V.NAME,
         "id": {"type": ["string", "number", "null"], "minLength": 1, "maxLength": 255,
@@ -49,9 +64,9 @@ def create_schema(version: tuple[int, int]) -> dict:
     }
     if version >= (2, 55):
         props["description"] = _FLAVOR_DESCRIPTION
-    return {"type": "object", "properties": {"flavor": {
+    return V.BodySchema({"type": "object", "properties": {"flavor": {
         "type": "object", "properties": props, "required": ["name", "ram", "vcpus", "disk"],
-        "additionalProperties": False}}, "required": ["flavor"], "additionalProperties": False}
+        "additionalProperties": False}}, "required": ["flavor"], "additionalProperties": False})
 
 
 def flavor_view(context: ComputeContext, flavor: Flavor, *, brief: bool = False) -> dict:
@@ -99,14 +114,7 @@ class FlavorsResource:
     def _select(self, request: web.Request) -> list[Flavor]:
         context = ctx(request)
         query = request.query
-        raw = {k: query.getall(k) for k in query.keys()}
-        V.validate_query(raw, {
-            "limit": V.NON_NEGATIVE_INTEGER, "marker": {"type": "string"},
-            "is_public": {"type": "string"}, "minRam": {"type": "string"},
-            "minDisk": {"type": "string"},
-            "sort_key": {"type": "string", "enum": _SORT_KEYS},
-            "sort_dir": {"type": "string", "enum": ["asc", "desc"]}},
-            strict=context.version >= (2, 75))
+        _INDEX_QUERY[context.version >= (2, 75)].validate(query)
         flavors = list(self.store.flavors.values())
         if context.is_admin:
             is_public = query.get("is_public")
@@ -169,7 +177,7 @@ class FlavorsResource:
         if not context.is_admin:
             raise policy_forbidden("os_compute_api:os-flavor-manage:create")
         body = V.parse_json(await request.read())
-        V.validate_body(body, create_schema(context.version))
+        create_schema(context.version).validate(body)
         spec = body["flavor"]
         flavor_id = spec.get("id")
         flavor_id = str(uuid.uuid4()) if flavor_id is None else str(flavor_id)
@@ -196,10 +204,7 @@ class FlavorsResource:
         if not context.is_admin:
             raise policy_forbidden("os_compute_api:os-flavor-manage:update")
         body = V.parse_json(await request.read())
-        V.validate_body(body, {"type": "object", "properties": {"flavor": {
-            "type": "object", "properties": {"description": _FLAVOR_DESCRIPTION},
-            "required": ["description"], "additionalProperties": False}},
-            "required": ["flavor"], "additionalProperties": False})
+        _UPDATE_BODY.validate(body)
         flavor = self._visible(context, request.match_info["flavor_id"])
         flavor.description = body["flavor"]["description"]
         return respond({"flavor": flavor_view(context, flavor)})
@@ -234,8 +239,7 @@ class FlavorsResource:
     async def specs_create(self, request: web.Request) -> web.Response:
         flavor = self._admin_flavor(request, "create")
         body = V.parse_json(await request.read())
-        V.validate_body(body, {"type": "object", "properties": {"extra_specs": _EXTRA_SPECS},
-                               "required": ["extra_specs"], "additionalProperties": False})
+        _SPECS_BODY.validate(body)
         specs = {k: _spec_text(v) for k, v in body["extra_specs"].items()}
         flavor.extra_specs.update(specs)
         return respond({"extra_specs": specs})
@@ -243,8 +247,7 @@ class FlavorsResource:
     async def specs_update(self, request: web.Request) -> web.Response:
         flavor = self._admin_flavor(request, "update")
         body = V.parse_json(await request.read())
-        item = dict(_EXTRA_SPECS, minProperties=1)
-        V.validate_body(body, item)
+        _SPEC_ITEM_BODY.validate(body)
         key = request.match_info["key"]
         if len(body) > 1:
             raise bad_request("Request body contains too many items")

@@ -22,6 +22,24 @@ _EVENTS = {"create": "compute__do_build_and_run_instance", "delete": "compute_te
            "lock": "api_lock", "unlock": "api_unlock"}
 
 
+def _create_action(server: Server) -> Action:
+    """Not stored: every server has one, and its facts are the server's own."""
+    if server.launched_at is not None:
+        finish = server.launched_at
+    elif server.fault is not None:
+        finish = server.fault[2]
+    else:
+        finish = server.steps[-1][0] if server.steps else server.created_at
+    return Action("create", server.create_request_id, server.user_id, server.project_id,
+                  server.created_at, finish)
+
+
+def actions_of(server: Server) -> list[Action]:
+    """Newest first, the create last."""
+    later = sorted(server.actions or (), key=lambda a: a.start_time, reverse=True)
+    return later + [_create_action(server)]
+
+
 def _view(context: ComputeContext, server: Server, action: Action) -> dict:
     view = {"action": action.action, "instance_uuid": server.id, "message": None,
             "project_id": action.project_id, "request_id": action.request_id,
@@ -49,13 +67,13 @@ class InstanceActionsResource:
 
     async def index(self, request: web.Request) -> web.Response:
         context, server = self._server(request)
-        actions = sorted(server.actions or (), key=lambda a: a.start_time, reverse=True)
+        actions = actions_of(server)
         return respond({"instanceActions": [_view(context, server, a) for a in actions]})
 
     async def show(self, request: web.Request) -> web.Response:
         context, server = self._server(request)
         request_id = request.match_info["request_id"]
-        action = next((a for a in server.actions or () if a.request_id == request_id), None)
+        action = next((a for a in actions_of(server) if a.request_id == request_id), None)
         if action is None:
             raise not_found(f"Action for request_id {request_id} on instance {server.id} "
                             "not found")

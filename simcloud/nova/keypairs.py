@@ -3,6 +3,8 @@ generate, list (2.35 paging), show, delete; 2.2 adds the type, 2.10 lets an
 admin act for another user."""
 from __future__ import annotations
 
+import functools
+
 from aiohttp import web
 
 from simcloud.nova import keys
@@ -16,7 +18,14 @@ from simcloud.nova.store import ComputeStore
 from simcloud.nova.timefmt import microtime
 
 
-def create_schema(version: tuple[int, int]) -> dict:
+_INDEX_QUERY = {strict: V.QuerySchema({"limit": V.NON_NEGATIVE_INTEGER,
+                                      "marker": {"type": "string"},
+                                      "user_id": {"type": "string"}}, strict=strict)
+                for strict in (False, True)}
+
+
+@functools.lru_cache(maxsize=None)
+def create_schema(version: tuple[int, int]) -> V.BodySchema:
     pattern = r"^[_\-\@\. a-zA-Z0-9]+$" if version >= (2, 92) else r"^[_\- a-zA-Z0-9]+$"
     props: dict = {"name": {"allOf": [V.NAME, {"type": "string", "pattern": pattern}]},
                    "public_key": {"type": "string"}}
@@ -25,9 +34,9 @@ def create_schema(version: tuple[int, int]) -> dict:
     if version >= (2, 10):
         props["user_id"] = {"type": "string"}
     required = ["name"] + (["public_key"] if version >= (2, 92) else [])
-    return {"type": "object", "properties": {"keypair": {
+    return V.BodySchema({"type": "object", "properties": {"keypair": {
         "type": "object", "properties": props, "required": required,
-        "additionalProperties": False}}, "required": ["keypair"], "additionalProperties": False}
+        "additionalProperties": False}}, "required": ["keypair"], "additionalProperties": False})
 
 
 def _view(context: ComputeContext, keypair: Keypair, fields: tuple[str, ...]) -> dict:
@@ -70,10 +79,7 @@ class KeypairsResource:
         pairs = sorted(self.store.user_keypairs(user_id).values(), key=lambda k: k.internal_id)
         limit = None
         if context.version >= (2, 35):
-            raw = {k: request.query.getall(k) for k in request.query.keys()}
-            V.validate_query(raw, {"limit": V.NON_NEGATIVE_INTEGER, "marker": {"type": "string"},
-                                   "user_id": {"type": "string"}},
-                             strict=context.version >= (2, 75))
+            _INDEX_QUERY[context.version >= (2, 75)].validate(request.query)
             marker = request.query.get("marker")
             if marker is not None:
                 anchor = self.store.user_keypairs(user_id).get(marker)
@@ -99,7 +105,7 @@ class KeypairsResource:
     async def create(self, request: web.Request) -> web.Response:
         context = ctx(request)
         body = V.parse_json(await request.read())
-        V.validate_body(body, create_schema(context.version))
+        create_schema(context.version).validate(body)
         spec = body["keypair"]
         user_id = self._user(context, spec.get("user_id"), "create")
         name = spec["name"].strip()

@@ -20,15 +20,15 @@ from simcloud.nova.store import ComputeStore
 _MUTABLE_STATES = (S.ACTIVE, S.PAUSED, S.SUSPENDED, S.STOPPED)
 MAX_TAGS = 50
 
-_METADATA_BODY = {"type": "object", "properties": {"metadata": V.METADATA},
-                  "required": ["metadata"], "additionalProperties": False}
+_METADATA_BODY = V.BodySchema({"type": "object", "properties": {"metadata": V.METADATA},
+                               "required": ["metadata"], "additionalProperties": False})
 _META_ITEM = copy.deepcopy(V.METADATA)
 _META_ITEM.update({"minProperties": 1, "maxProperties": 1})
-_META_BODY = {"type": "object", "properties": {"meta": _META_ITEM},
-              "required": ["meta"], "additionalProperties": False}
-_TAGS_BODY = {"type": "object", "properties": {"tags": {
+_META_BODY = V.BodySchema({"type": "object", "properties": {"meta": _META_ITEM},
+                           "required": ["meta"], "additionalProperties": False})
+_TAGS_BODY = V.BodySchema({"type": "object", "properties": {"tags": {
     "type": "array", "items": V.TAG, "maxItems": MAX_TAGS}},
-    "required": ["tags"], "additionalProperties": False}
+    "required": ["tags"], "additionalProperties": False})
 
 
 class MetadataResource:
@@ -74,7 +74,7 @@ class MetadataResource:
     async def create(self, request: web.Request) -> web.Response:
         context, server = self._server(request)
         body = V.parse_json(await request.read())
-        V.validate_body(body, _METADATA_BODY)
+        _METADATA_BODY.validate(body)
         self._mutable(context, server, "update metadata")
         self._write(server, {**server.meta(), **body["metadata"]})
         return respond({"metadata": server.meta()})
@@ -82,7 +82,7 @@ class MetadataResource:
     async def update_all(self, request: web.Request) -> web.Response:
         context, server = self._server(request)
         body = V.parse_json(await request.read())
-        V.validate_body(body, _METADATA_BODY)
+        _METADATA_BODY.validate(body)
         self._mutable(context, server, "update metadata")
         self._write(server, dict(body["metadata"]))
         return respond({"metadata": server.meta()})
@@ -90,7 +90,7 @@ class MetadataResource:
     async def update(self, request: web.Request) -> web.Response:
         context, server = self._server(request)
         body = V.parse_json(await request.read())
-        V.validate_body(body, _META_BODY)
+        _META_BODY.validate(body)
         key = request.match_info["key"]
         if key not in body["meta"]:
             raise bad_request("Request body and URI mismatch")
@@ -166,7 +166,7 @@ class TagsResource:
     async def update_all(self, request: web.Request) -> web.Response:
         _, server = self._server(request, "update tags")
         body = V.parse_json(await request.read())
-        V.validate_body(body, _TAGS_BODY)
+        _TAGS_BODY.validate(body)
         self._touch(server, sorted(set(body["tags"])))
         return respond({"tags": list(server.tags or ())})
 

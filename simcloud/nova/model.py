@@ -9,11 +9,25 @@ applies the ones whose time has come whenever the server is read.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from typing import Any
 
 from simcloud.nova import states
 
 Step = tuple[float, str, "str | None", int]
+
+NETWORK_LABEL = "private"
+AUTO_NICS: tuple[str | None, ...] = (None,)   # one NIC with an allocated address, shared
+
+
+def fixed_ip(seq: int, nic: int = 0) -> str:
+    """The address a server's NIC gets when none was asked: stable, in 10.0.0.0/8."""
+    return str(ipaddress.IPv4Address((10 << 24) + ((seq * 4 + nic + 2) % (1 << 24))))
+
+
+def mac_address(seq: int, nic: int = 0) -> str:
+    value = (seq * 4 + nic) & 0xFFFFFF
+    return "fa:16:3e:%02x:%02x:%02x" % (value >> 16, (value >> 8) & 0xFF, value & 0xFF)
 
 
 @dataclasses.dataclass(slots=True, eq=False)
@@ -92,8 +106,8 @@ class Server:
     locked_reason: str | None = None
     metadata: dict[str, str] | None = None
     tags: list[str] | None = None
-    # ((network label, address, mac), ...)
-    addresses: tuple[tuple[str, str, str], ...] | None = None
+    # one entry per NIC: the fixed IP asked for, or None for an allocated one
+    nics: tuple[str | None, ...] | None = None
     security_groups: tuple[str, ...] | None = None   # None: ("default",)
     volumes: tuple[str, ...] | None = None
     fault: tuple[int, str, float] | None = None      # (code, message, created)
@@ -104,6 +118,11 @@ class Server:
         if self.deleted:
             return "DELETED"
         return states.status_of(self.vm_state, self.task_state)
+
+    def addresses(self) -> list[tuple[str, str, str]]:
+        """(network label, address, MAC) per NIC, derived rather than stored."""
+        return [(NETWORK_LABEL, ip or fixed_ip(self.seq, i), mac_address(self.seq, i))
+                for i, ip in enumerate(self.nics or ())]
 
     @property
     def locked(self) -> bool:

@@ -8,6 +8,7 @@ sequence of `lifecycle`.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
@@ -26,32 +27,33 @@ from simcloud.nova.store import ComputeStore
 
 _ALLOW_HARD_REBOOT_TASKS = (None, "rebooting", "reboot_pending", "reboot_started", "resuming",
                             "rebooting_hard", "unpausing", "pausing", "suspending")
-_REBOOT_SCHEMA = {"type": "object", "properties": {"reboot": {
+_REBOOT_SCHEMA = V.BodySchema({"type": "object", "properties": {"reboot": {
     "type": "object", "properties": {"type": {"type": "string", "enum": [
         "HARD", "Hard", "hard", "SOFT", "Soft", "soft"]}},
     "required": ["type"], "additionalProperties": False}},
-    "required": ["reboot"], "additionalProperties": False}
-_RESIZE_SCHEMA = {"type": "object", "properties": {"resize": {
+    "required": ["reboot"], "additionalProperties": False})
+_RESIZE_SCHEMA = V.BodySchema({"type": "object", "properties": {"resize": {
     "type": "object", "properties": {
         "flavorRef": {"type": ["string", "integer"], "minLength": 1},
         "OS-DCF:diskConfig": V.DISK_CONFIG},
     "required": ["flavorRef"], "additionalProperties": False}},
-    "required": ["resize"], "additionalProperties": False}
-_CREATE_IMAGE_SCHEMA = {"type": "object", "properties": {"createImage": {
+    "required": ["resize"], "additionalProperties": False})
+_CREATE_IMAGE_SCHEMA = V.BodySchema({"type": "object", "properties": {"createImage": {
     "type": "object", "properties": {"name": V.NAME, "metadata": V.METADATA},
     "required": ["name"], "additionalProperties": False}},
-    "required": ["createImage"], "additionalProperties": False}
-_LOCK_SCHEMA_V273 = {"type": "object", "properties": {"lock": {
+    "required": ["createImage"], "additionalProperties": False})
+_LOCK_SCHEMA_V273 = V.BodySchema({"type": "object", "properties": {"lock": {
     "type": ["object", "null"],
     "properties": {"locked_reason": {"type": "string", "minLength": 1, "maxLength": 255}},
-    "additionalProperties": False}}, "required": ["lock"], "additionalProperties": False}
-_RESET_STATE_SCHEMA = {"type": "object", "properties": {"os-resetState": {
+    "additionalProperties": False}}, "required": ["lock"], "additionalProperties": False})
+_RESET_STATE_SCHEMA = V.BodySchema({"type": "object", "properties": {"os-resetState": {
     "type": "object", "properties": {"state": {"type": "string", "enum": ["active", "error"]}},
     "required": ["state"], "additionalProperties": False}},
-    "required": ["os-resetState"], "additionalProperties": False}
+    "required": ["os-resetState"], "additionalProperties": False})
 
 
-def rebuild_schema(version: tuple[int, int]) -> dict:
+@functools.lru_cache(maxsize=None)
+def rebuild_schema(version: tuple[int, int]) -> V.BodySchema:
     props: dict = {"name": V.NAME, "imageRef": V.UUID, "adminPass": {"type": "string"},
                    "metadata": V.METADATA, "preserve_ephemeral": V.BOOLEAN,
                    "OS-DCF:diskConfig": V.DISK_CONFIG,
@@ -70,9 +72,9 @@ def rebuild_schema(version: tuple[int, int]) -> dict:
         props["trusted_image_certificates"] = {"type": ["array", "null"]}
     if version >= (2, 90):
         props["hostname"] = V.FQDN if version >= (2, 94) else V.HOSTNAME
-    return {"type": "object", "properties": {"rebuild": {
+    return V.BodySchema({"type": "object", "properties": {"rebuild": {
         "type": "object", "properties": props, "required": ["imageRef"],
-        "additionalProperties": False}}, "required": ["rebuild"], "additionalProperties": False}
+        "additionalProperties": False}}, "required": ["rebuild"], "additionalProperties": False})
 
 
 def require(server: Server, action: str, vm_states: tuple[str, ...] | None,
@@ -126,7 +128,7 @@ class ServerActions:
         return web.Response(status=status)
 
     async def reboot(self, request, context, server, body, args) -> web.Response:
-        V.validate_body(body, _REBOOT_SCHEMA)
+        _REBOOT_SCHEMA.validate(body)
         check_lock(context, server)
         hard = args["type"].upper() == "HARD"
         if hard:
@@ -172,7 +174,7 @@ class ServerActions:
     async def lock(self, request, context, server, body, args) -> web.Response:
         reason = None
         if context.version >= (2, 73):
-            V.validate_body(body, _LOCK_SCHEMA_V273)
+            _LOCK_SCHEMA_V273.validate(body)
             reason = (args or {}).get("locked_reason")
         is_owner = server.project_id == context.project_id
         if server.locked and is_owner:
@@ -192,7 +194,7 @@ class ServerActions:
         return self._accepted(context, server, "unlock")
 
     async def resize(self, request, context, server, body, args) -> web.Response:
-        V.validate_body(body, _RESIZE_SCHEMA)
+        _RESIZE_SCHEMA.validate(body)
         check_lock(context, server)
         require(server, "resize", (S.ACTIVE, S.STOPPED))
         flavor_id = id_from_href(args["flavorRef"])
@@ -252,7 +254,7 @@ class ServerActions:
         return self._accepted(context, server, "revertResize")
 
     async def rebuild(self, request, context, server, body, args) -> web.Response:
-        V.validate_body(body, rebuild_schema(context.version))
+        rebuild_schema(context.version).validate(body)
         check_lock(context, server)
         require(server, "rebuild", (S.ACTIVE, S.STOPPED, S.ERROR))
         image = self.images.get(args["imageRef"])
@@ -290,7 +292,7 @@ class ServerActions:
         return respond({"server": view}, 202, headers={"Location": view["links"][0]["href"]})
 
     async def create_image(self, request, context, server, body, args) -> web.Response:
-        V.validate_body(body, _CREATE_IMAGE_SCHEMA)
+        _CREATE_IMAGE_SCHEMA.validate(body)
         require(server, "createImage", (S.ACTIVE, S.STOPPED, S.PAUSED, S.SUSPENDED))
         base = self.images.get(server.image_id) if server.image_id else None
         image = self.images.snapshot(
@@ -308,7 +310,7 @@ class ServerActions:
     async def reset_state(self, request, context, server, body, args) -> web.Response:
         if not context.is_admin:
             raise policy_forbidden("os_compute_api:os-admin-actions:reset_state")
-        V.validate_body(body, _RESET_STATE_SCHEMA)
+        _RESET_STATE_SCHEMA.validate(body)
         server.steps = None
         server.vm_state = S.ERROR if args["state"] == "error" else S.ACTIVE
         server.task_state = None

@@ -5,8 +5,8 @@ or bound for ERROR with "No valid host was found" when they do not."""
 from __future__ import annotations
 
 import copy
+import functools
 import secrets
-import string
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +16,7 @@ from simcloud.nova import lifecycle
 from simcloud.nova import validation as V
 from simcloud.nova.context import ComputeContext
 from simcloud.nova.errors import bad_request, forbidden, policy_forbidden
-from simcloud.nova.model import Action, Flavor, Server
+from simcloud.nova.model import AUTO_NICS, Flavor, Server
 from simcloud.nova.store import ComputeStore
 
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
@@ -44,7 +44,9 @@ _BDM_V2["properties"].update({
 })
 
 
-def create_schema(version: tuple[int, int]) -> dict:
+@functools.lru_cache(maxsize=None)
+def create_schema(version: tuple[int, int]) -> V.BodySchema:
+    """Built once per microversion."""
     network_item: dict = {"type": "object", "properties": {
         "fixed_ip": V.IP_ADDRESS, "port": {"type": ["string", "null"], "format": "uuid"},
         "uuid": {"type": "string"}}, "additionalProperties": False}
@@ -92,20 +94,20 @@ def create_schema(version: tuple[int, int]) -> dict:
         props["hostname"] = V.FQDN if version >= (2, 94) else V.HOSTNAME
     required = ["name", "flavorRef"] + (["networks"] if version >= (2, 37) else [])
     hints = {"type": "object", "additionalProperties": True}
-    return {"type": "object",
-            "properties": {"server": {"type": "object", "properties": props,
-                                      "required": required, "additionalProperties": False},
-                           "os:scheduler_hints": hints, "OS-SCH-HNT:scheduler_hints": hints},
-            "required": ["server"], "additionalProperties": False}
+    return V.BodySchema({
+        "type": "object",
+        "properties": {"server": {"type": "object", "properties": props,
+                                  "required": required, "additionalProperties": False},
+                       "os:scheduler_hints": hints, "OS-SCH-HNT:scheduler_hints": hints},
+        "required": ["server"], "additionalProperties": False})
 
 
 def id_from_href(ref: Any) -> str:
     return urlsplit(str(ref)).path.split("/")[-1]
 
 
-def generate_password(length: int = 12) -> str:
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+def generate_password() -> str:
+    return secrets.token_urlsafe(9)
 
 
 def check_image_fits(image: Image | None, flavor: Flavor) -> None:
@@ -133,7 +135,7 @@ class ServerCreator:
 
     def create(self, ctx: ComputeContext, body: Any) -> tuple[list[Server], str, str]:
         """Returns (servers, reservation id, admin password)."""
-        V.validate_body(body, create_schema(ctx.version))
+        create_schema(ctx.version).validate(body)
         spec: dict = body["server"]
         name = spec["name"].strip()
         description = spec.get("description") if ctx.version >= (2, 19) else name
@@ -147,7 +149,7 @@ class ServerCreator:
                               "instances; use the hostname field only when creating one.")
         requested_az = self._availability_zone(ctx, spec)
         image_id = self._image(ctx, spec)
-        addresses_for = self._networks(spec)
+        nics = self._networks(spec)
         flavor = self._flavor(spec)
         if image_id:
             check_image_fits(self.images.get(image_id), flavor)
@@ -190,12 +192,10 @@ class ServerCreator:
                 self.store.running_vms += 1
                 server.host = self.store.host
                 server.availability_zone = self.store.availability_zone
-                server.addresses = addresses_for(seq)
+                server.nics = nics
             else:
                 server.fault = (500, NO_VALID_HOST, now + self.timing.build * 0.2)
             lifecycle.build(server, now, self.timing, placed=placed)
-            server.record(Action("create", ctx.request_id, ctx.user_id, ctx.project_id,
-                                 now, server.finish_time))
             self.store.add_server(server)
             servers.append(server)
         return servers, reservation_id, password
@@ -252,13 +252,13 @@ class ServerCreator:
             raise bad_request("Flavor is disabled.")
         return flavor
 
-    def _networks(self, spec: dict):
-        """Checks the networks request; returns seq -> addresses."""
+    def _networks(self, spec: dict) -> tuple[str | None, ...] | None:
+        """Checks the networks request; returns the NICs to give each server."""
         requested = spec.get("networks")
         if requested == "none":
-            return lambda seq: None
+            return None
         if requested in (None, "auto") or requested == []:
-            return lambda seq: (("private", ComputeStore.fixed_ip(seq), ComputeStore.mac(seq)),)
+            return AUTO_NICS
         ports: list[str] = []
         nics: list[str | None] = []
         for nic in requested:
@@ -279,11 +279,7 @@ class ServerCreator:
             nics.append(fixed_ip)
         if any(nics) and int(spec.get("max_count", 1)) > 1:
             raise bad_request("max_count cannot be greater than 1 if an fixed_ip is specified.")
-
-        def addresses(seq: int):
-            return tuple(("private", fixed or ComputeStore.fixed_ip(seq, i),
-                          ComputeStore.mac(seq, i)) for i, fixed in enumerate(nics))
-        return addresses
+        return tuple(nics)
 
     def _quota_count(self, ctx: ComputeContext, flavor: Flavor, min_count: int,
                      max_count: int) -> int:

@@ -8,6 +8,8 @@ marker and stops after `limit` matches; other sort keys sort the scope.
 """
 from __future__ import annotations
 
+import functools
+import heapq
 import math
 from typing import Callable, Iterable
 
@@ -18,6 +20,7 @@ from simcloud.nova import validation as V
 from simcloud.nova.context import ComputeContext
 from simcloud.nova.errors import bad_request, forbidden, policy_forbidden
 from simcloud.nova.model import Server
+from simcloud.nova.server_views import hostname
 from simcloud.nova.store import ComputeStore
 from simcloud.nova.timefmt import parse_iso
 
@@ -53,7 +56,7 @@ _SORT_VALUES: dict[str, Callable[[Server], object]] = {
     "config_drive": lambda s: "True" if s.config_drive else "",
     "created_at": lambda s: int(s.created_at),
     "display_description": lambda s: s.description, "display_name": lambda s: s.name,
-    "host": lambda s: s.host, "hostname": lambda s: s.hostname or s.name,
+    "host": lambda s: s.host, "hostname": hostname,
     "image_ref": lambda s: s.image_id, "instance_type_id": lambda s: s.flavor.internal_id,
     "kernel_id": lambda s: "", "ramdisk_id": lambda s: "", "key_name": lambda s: s.key_name,
     "launch_index": lambda s: s.launch_index,
@@ -90,8 +93,8 @@ class _Desc:
         return isinstance(other, _Desc) and self.key == other.key
 
 
-def _query_properties(ctx: ComputeContext) -> dict[str, dict]:
-    v = ctx.version
+@functools.lru_cache(maxsize=None)
+def _query_schema(v: tuple[int, int]) -> V.QuerySchema:
     props: dict[str, dict] = {name: {"type": "string"} for name in _QUERY_PARAMS}
     keys = _SORT_KEYS + _IGNORED_SORT_KEYS
     if v >= (2, 73):
@@ -108,7 +111,7 @@ def _query_properties(ctx: ComputeContext) -> dict[str, dict]:
         props["changes-before"] = {"type": "string", "format": "date-time"}
     if v >= (2, 73):
         props["locked"] = {"type": "string"}
-    return props
+    return V.QuerySchema(props, strict=v >= (2, 75))
 
 
 def _tenant_options(ctx: ComputeContext) -> set[str]:
@@ -140,8 +143,8 @@ class ServerQuery:
         self.store = store
         self.ctx = ctx
         self.detail = detail
+        _query_schema(ctx.version).validate(query)
         raw = {key: query.getall(key) for key in query.keys()}
-        V.validate_query(raw, _query_properties(ctx), strict=ctx.version >= (2, 75))
         self.limit = min(int(raw["limit"][-1]), MAX_LIMIT) if "limit" in raw else MAX_LIMIT
         self.marker = raw["marker"][-1] if "marker" in raw else None
         opts = {k: v for k, v in raw.items() if k not in _PAGING}
@@ -217,7 +220,7 @@ class ServerQuery:
         self._regex(one, "reservation_id", lambda s: s.reservation_id)
         self._regex(one, "availability_zone", lambda s: s.availability_zone or "")
         self._regex(one, "key_name", lambda s: s.key_name or "")
-        self._regex(one, "hostname", lambda s: s.hostname or s.name)
+        self._regex(one, "hostname", hostname)
         self._regex(one, "node", lambda s: f"{s.host}.sim" if s.host else "")
         self._regex(one, "config_drive", lambda s: "True" if s.config_drive else "")
         self._regex(one, "power_state", lambda s: str(s.power_state))
@@ -234,7 +237,7 @@ class ServerQuery:
                 pattern = V.regex(one[name])
                 add(lambda s, p=pattern, ver=version: any(
                     (":" in addr) == (ver == 6) and p.match(addr)
-                    for _, addr, _ in s.addresses or ()))
+                    for _, addr, _ in s.addresses()))
         if "locked" in one:
             wanted_locked = V.to_bool(one["locked"], strict=True)
             add(lambda s: s.locked == wanted_locked)
@@ -306,9 +309,16 @@ class ServerQuery:
                 dirs.append(default)
         return keys, dirs
 
-    def sort_key(self, server: Server) -> tuple:
-        return tuple(_asc(_SORT_VALUES[k](server)) if d == "asc" else _Desc(_SORT_VALUES[k](server))
-                     for k, d in zip(self.sort_keys, self.sort_dirs))
+    def sort_key(self) -> tuple[Callable[[Server], tuple], bool]:
+        """(key function, descending). One direction for every key sorts plain
+        tuples (reversed for desc); mixed directions wrap the desc values."""
+        getters = [_SORT_VALUES[k] for k in self.sort_keys]
+        if len(set(self.sort_dirs)) == 1:
+            return (lambda s: tuple(_asc(get(s)) for get in getters),
+                    self.sort_dirs[0] == "desc")
+        ascending = [d == "asc" for d in self.sort_dirs]
+        return (lambda s: tuple(_asc(get(s)) if up else _Desc(get(s))
+                                for get, up in zip(getters, ascending)), False)
 
     # ---- the page ----------------------------------------------------
     def matches(self, server: Server) -> bool:
@@ -328,16 +338,17 @@ class ServerQuery:
                                       after_seq=marker.seq if marker else None)
             return _take(walk, self.matches, self.limit)
         now = self.store.clock()
+        key, descending = self.sort_key()
         candidates = []
         for server in scope:
             server.settle(now)
             if self.matches(server):
-                candidates.append(server)
-        candidates.sort(key=self.sort_key)
+                candidates.append((key(server), server.seq, server))
         if marker is not None:
-            after = self.sort_key(marker)
-            candidates = [s for s in candidates if self.sort_key(s) > after]
-        return candidates[:self.limit]
+            after = key(marker)
+            candidates = [c for c in candidates if (c[0] < after if descending else c[0] > after)]
+        pick = heapq.nlargest if descending else heapq.nsmallest
+        return [c[2] for c in pick(self.limit, candidates, key=lambda c: c[0])]
 
 
 def _take(servers: Iterable[Server], keep: Callable[[Server], bool], limit: int) -> list[Server]:

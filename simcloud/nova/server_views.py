@@ -38,10 +38,10 @@ def host_id(server: Server) -> str:
 
 
 def _addresses(server: Server, extended: bool) -> dict:
-    if server.vm_state == states.BUILDING or not server.addresses:
+    if server.vm_state == states.BUILDING or not server.nics:
         return {}
     result: dict[str, list[dict]] = {}
-    for label, address, mac in server.addresses:
+    for label, address, mac in server.addresses():
         entry: dict = {"version": 6 if ":" in address else 4, "addr": address}
         if extended:
             entry["OS-EXT-IPS:type"] = "fixed"
@@ -100,7 +100,7 @@ def full(ctx: ComputeContext, server: Server, *, mode: str = "show",
         view["config_drive"] = "True" if server.config_drive else ""
         view["OS-SRV-USG:launched_at"] = microtime(server.launched_at)
         view["OS-SRV-USG:terminated_at"] = microtime(server.deleted_at)
-        if server.addresses:
+        if server.nics:
             view["security_groups"] = [
                 {"name": name} for name in (server.security_groups or ("default",))]
         view["OS-EXT-STS:task_state"] = server.task_state

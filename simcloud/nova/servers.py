@@ -4,6 +4,7 @@ of another project is "not found", as Nova's project-scoped queries make it).
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 from aiohttp import web
@@ -37,7 +38,8 @@ def record(context: ComputeContext, server: Server, action: str, now: float) -> 
                          now, server.finish_time))
 
 
-def update_schema(version: tuple[int, int]) -> dict:
+@functools.lru_cache(maxsize=None)
+def update_schema(version: tuple[int, int]) -> V.BodySchema:
     props: dict = {"name": V.NAME, "OS-DCF:diskConfig": V.DISK_CONFIG,
                    "accessIPv4": {"type": "string", "format": "ipv4"},
                    "accessIPv6": {"type": "string", "format": "ipv6"}}
@@ -45,10 +47,10 @@ def update_schema(version: tuple[int, int]) -> dict:
         props["description"] = V.DESCRIPTION
     if version >= (2, 90):
         props["hostname"] = V.FQDN if version >= (2, 94) else V.HOSTNAME
-    return {"type": "object",
-            "properties": {"server": {"type": "object", "properties": props,
-                                      "additionalProperties": False}},
-            "required": ["server"], "additionalProperties": False}
+    return V.BodySchema({"type": "object",
+                         "properties": {"server": {"type": "object", "properties": props,
+                                                   "additionalProperties": False}},
+                         "required": ["server"], "additionalProperties": False})
 
 
 class ServersResource:
@@ -116,7 +118,7 @@ class ServersResource:
         context = ctx(request)
         server = find_server(self.store, context, request.match_info["server_id"])
         body = V.parse_json(await request.read())
-        V.validate_body(body, update_schema(context.version))
+        update_schema(context.version).validate(body)
         changes = body["server"]
         if "name" in changes:
             server.name = changes["name"].strip()

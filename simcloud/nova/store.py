@@ -12,7 +12,6 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import heapq
-import ipaddress
 import itertools
 import uuid
 from typing import Callable, Iterator
@@ -23,9 +22,9 @@ from simcloud.nova.model import Flavor, Keypair, Server
 @dataclasses.dataclass
 class Quotas:
     """Per-project limits (Nova's defaults are lower; a simulator is generous)."""
-    instances: int = 10000
-    cores: int = 100000
-    ram: int = 100_000_000
+    instances: int = 1_000_000
+    cores: int = 10_000_000
+    ram: int = 10_000_000_000
     key_pairs: int = 1000
     metadata_items: int = 128
     server_groups: int = 10
@@ -204,17 +203,6 @@ class ComputeStore:
         self.used.vcpus -= flavor.vcpus
         self.used.ram_mb -= flavor.ram
         self.used.disk_gb -= flavor.disk + flavor.ephemeral
-
-    # ---- addresses ---------------------------------------------------
-    @staticmethod
-    def fixed_ip(seq: int, nic: int = 0) -> str:
-        """A stable address per server and NIC in 10.0.0.0/8."""
-        return str(ipaddress.IPv4Address((10 << 24) + ((seq * 4 + nic + 2) % (1 << 24))))
-
-    @staticmethod
-    def mac(seq: int, nic: int = 0) -> str:
-        value = (seq * 4 + nic) & 0xFFFFFF
-        return "fa:16:3e:%02x:%02x:%02x" % (value >> 16, (value >> 8) & 0xFF, value & 0xFF)
 
     # ---- flavors -----------------------------------------------------
     def add_flavor(self, flavor: Flavor) -> None:

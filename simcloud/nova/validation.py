@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import ipaddress
 import json
 import re
@@ -129,47 +128,48 @@ def to_bool(value: Any, *, strict: bool = False, default: bool = False) -> bool:
         "'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'")
 
 
-@functools.lru_cache(maxsize=256)
-def _validator(schema_json: str) -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(json.loads(schema_json), format_checker=_checker)
+class BodySchema:
+    """A request body schema, compiled once; `validate` raises Nova's 400."""
+
+    def __init__(self, schema: dict) -> None:
+        self.schema = schema
+        self._validator = jsonschema.Draft202012Validator(schema, format_checker=_checker)
+
+    def validate(self, body: Any) -> None:
+        error = jsonschema.exceptions.best_match(self._validator.iter_errors(body))
+        if error is None:
+            return
+        if isinstance(error.cause, InvalidName):
+            raise bad_request(str(error.cause))
+        if error.path:
+            raise bad_request(
+                f"Invalid input for field/attribute {error.path[-1]}. "
+                f"Value: {_py(error.instance)}. {error.message}")
+        raise bad_request(error.message)
 
 
-def _compiled(schema: dict) -> jsonschema.Draft202012Validator:
-    return _validator(json.dumps(schema, sort_keys=True))
+class QuerySchema:
+    """Query parameters, each a list of strings as Nova validates them;
+    `strict` (2.75 on) refuses parameters it does not know."""
 
+    def __init__(self, properties: dict[str, dict], *, strict: bool) -> None:
+        schema = {"type": "object",
+                  "properties": {k: {"type": "array", "items": v}
+                                 for k, v in properties.items()},
+                  "additionalProperties": not strict}
+        self._validator = jsonschema.Draft202012Validator(schema, format_checker=_checker)
 
-def _first_error(validator: jsonschema.Draft202012Validator, instance: Any):
-    error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
-    return error
-
-
-def validate_body(body: Any, schema: dict) -> None:
-    error = _first_error(_compiled(schema), body)
-    if error is None:
-        return
-    if isinstance(error.cause, InvalidName):
-        raise bad_request(str(error.cause))
-    if error.path:
-        raise bad_request(
-            f"Invalid input for field/attribute {error.path[-1]}. "
-            f"Value: {_py(error.instance)}. {error.message}")
-    raise bad_request(error.message)
-
-
-def validate_query(query: dict[str, list[str]], properties: dict[str, dict], *,
-                   strict: bool) -> None:
-    """Each query value is a list of strings, as Nova validates them."""
-    schema = {"type": "object",
-              "properties": {k: {"type": "array", "items": v} for k, v in properties.items()},
-              "additionalProperties": not strict}
-    error = _first_error(_compiled(schema), query)
-    if error is None:
-        return
-    if error.path:
-        raise bad_request(
-            f"Invalid input for query parameters {error.path[0]}. "
-            f"Value: {_py(error.instance)}. {error.message}")
-    raise bad_request(error.message)
+    def validate(self, query: Any) -> None:
+        """`query`: a multidict (aiohttp's request.query)."""
+        values = {key: query.getall(key) for key in query.keys()}
+        error = jsonschema.exceptions.best_match(self._validator.iter_errors(values))
+        if error is None:
+            return
+        if error.path:
+            raise bad_request(
+                f"Invalid input for query parameters {error.path[0]}. "
+                f"Value: {_py(error.instance)}. {error.message}")
+        raise bad_request(error.message)
 
 
 def _py(value: Any) -> str:
