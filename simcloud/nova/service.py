@@ -3,7 +3,6 @@ under `/compute` (versions, servers and their sub-resources, flavors,
 keypairs, availability zones, limits, hypervisors)."""
 from __future__ import annotations
 
-
 from aiohttp import web
 
 from simcloud.glance.store import ImageStore
