@@ -9,7 +9,7 @@ from aiohttp import web
 
 from cascade import errors
 from cascade.api import patterns
-from cascade.api.compute import dependencies
+from cascade.api.compute import dependencies, server_views
 from cascade.api.compute.common import body_of, context, reply, require_admin, runtime_of
 from cascade.api.compute.schemas import validate
 from cascade.persistence.flavors import Flavor
@@ -39,14 +39,8 @@ CREATE_SCHEMA = {
 }
 
 
-def _links(ctx, flavor_id: str) -> list[dict]:
-    root = ctx.base_url.rsplit("/", 1)[0]
-    return [{"rel": "self", "href": f"{ctx.base_url}/flavors/{flavor_id}"},
-            {"rel": "bookmark", "href": f"{root}/flavors/{flavor_id}"}]
-
-
 def view(ctx, flavor: Flavor, *, detail: bool = True) -> dict:
-    body = {"id": flavor.id, "name": flavor.name, "links": _links(ctx, flavor.id)}
+    body = {"id": flavor.id, "name": flavor.name, "links": server_views.links(ctx, "flavors", flavor.id)}
     if at_least(ctx.microversion, "2.55"):
         body["description"] = flavor.description
     if not detail:
@@ -87,8 +81,7 @@ async def _list(request: web.Request, detail: bool) -> web.Response:
         limit=limit, marker=q.get("marker"))
     body: dict = {"flavors": [view(ctx, f, detail=detail) for f in flavors]}
     if limit and len(flavors) == limit:
-        from cascade.api.compute.server_views import next_link
-        body["flavors_links"] = [next_link(ctx, "flavors/detail" if detail else "flavors", q, flavors[-1].id)]
+        body["flavors_links"] = [server_views.next_link(ctx, "flavors/detail" if detail else "flavors", q, flavors[-1].id)]
     return reply(body)
 
 
@@ -130,6 +123,16 @@ async def _copy_everywhere(rt, flavor: Flavor) -> None:
         if not result.ok:
             LOG.info("flavor %s not copied to site %s now (%s); copied on first use", flavor.id,
                      result.site.name, result.error or "timed out")
+
+
+async def _push_to_copies(rt, flavor_id: str, subpath: str, body: dict) -> None:
+    """POST a change to every site's copy of a flavor, best effort."""
+    for route in await rt.routes.routes_of("flavor", flavor_id):
+        client = rt.registry.client(route.site_id)
+        try:
+            await client.service_request("compute", "POST", f"/flavors/{route.bottom_id}{subpath}", json=body)
+        except errors.CascadeError as exc:
+            LOG.info("flavor %s change %s not pushed to site %s: %s", flavor_id, subpath, route.site_id, exc)
 
 
 async def delete(request: web.Request) -> web.Response:
@@ -190,13 +193,7 @@ async def extra_specs(request: web.Request) -> web.Response:
         raise errors.BadRequest("Request body and URI mismatch")
     specs = {k: str(v) for k, v in specs.items()}
     await rt.flavors.set_extra_specs(flavor.id, specs)
-    for route in await rt.routes.routes_of("flavor", flavor.id):
-        client = rt.registry.client(route.site_id)
-        try:
-            await client.service_request("compute", "POST", f"/flavors/{route.bottom_id}/os-extra_specs",
-                                         json={"extra_specs": specs})
-        except errors.CascadeError as exc:
-            LOG.info("extra specs of flavor %s not pushed to site %s: %s", flavor.id, route.site_id, exc)
+    await _push_to_copies(rt, flavor.id, "/os-extra_specs", {"extra_specs": specs})
     return reply(specs if key is not None else {"extra_specs": specs})
 
 
@@ -227,12 +224,7 @@ async def action(request: web.Request) -> web.Response:
         await rt.flavors.add_access(flavor.id, payload["tenant"])
     else:
         await rt.flavors.remove_access(flavor.id, payload["tenant"])
-    for route in await rt.routes.routes_of("flavor", flavor.id):
-        client = rt.registry.client(route.site_id)
-        try:
-            await client.service_request("compute", "POST", f"/flavors/{route.bottom_id}/action", json=body)
-        except errors.CascadeError as exc:
-            LOG.info("access of flavor %s not pushed to site %s: %s", flavor.id, route.site_id, exc)
+    await _push_to_copies(rt, flavor.id, "/action", body)
     projects = await rt.flavors.access_list(flavor.id)
     return reply({"flavor_access": [{"flavor_id": flavor.id, "tenant_id": p} for p in projects]})
 

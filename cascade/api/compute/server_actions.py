@@ -11,7 +11,7 @@ from cascade import errors
 from cascade.api import patterns
 from cascade.api.compute import dependencies
 from cascade.api.compute.common import body_of, context, reply, runtime_of
-from cascade.api.compute.servers import not_found
+from cascade.api.compute.servers import not_found, reference_id
 from cascade.resources.kinds import SERVER, STAMP_KEY
 from cascade.sites.versions import at_least
 
@@ -21,12 +21,12 @@ async def _to_bottom(rt, ctx, target: patterns.Target, action: str, payload):
         return payload
     payload = dict(payload)
     if action == "resize" and "flavorRef" in payload:
-        flavor = await dependencies.find_flavor(rt, ctx, str(payload["flavorRef"]).rstrip("/").rsplit("/", 1)[-1],
+        flavor = await dependencies.find_flavor(rt, ctx, reference_id(payload["flavorRef"]),
                                                 for_create=True)
         payload["flavorRef"] = await dependencies.flavor_in_site(rt, flavor, target.site)
     if action == "rebuild":
         if "imageRef" in payload:
-            image_id = str(payload["imageRef"]).rstrip("/").rsplit("/", 1)[-1]
+            image_id = reference_id(payload["imageRef"])
             copies = await dependencies.image_copies(rt, ctx, image_id)
             if target.site.id not in copies:
                 raise errors.BadRequest(f"Image {image_id} could not be found.")

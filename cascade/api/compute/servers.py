@@ -29,7 +29,7 @@ def not_found(server_id: str) -> str:
     return f"Instance {server_id} could not be found."
 
 
-def _ref(value: Any) -> str:
+def reference_id(value: Any) -> str:
     """Nova accepts an id or a URL whose last segment is the id."""
     return str(value).rstrip("/").rsplit("/", 1)[-1]
 
@@ -53,8 +53,8 @@ async def create(request: web.Request) -> web.Response:
     min_count, max_count = _count(spec, "min_count"), _count(spec, "max_count")
     if min_count > max_count:
         raise errors.BadRequest("min_count must be <= max_count")
-    flavor = await dependencies.find_flavor(rt, ctx, _ref(spec["flavorRef"]), for_create=True)
-    image_id = _ref(spec["imageRef"]) if spec.get("imageRef") else None
+    flavor = await dependencies.find_flavor(rt, ctx, reference_id(spec["flavorRef"]), for_create=True)
+    image_id = reference_id(spec["imageRef"]) if spec.get("imageRef") else None
     if image_id is None and not spec.get("block_device_mapping_v2"):
         raise errors.BadRequest("Block Device Mapping is Invalid: You specified more local devices than the limit allows")
     image_copies = await dependencies.image_copies(rt, ctx, image_id) if image_id else None
