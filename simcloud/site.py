@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from aiohttp import web
 
@@ -39,6 +39,14 @@ class SiteConfig:
     quotas: Quotas = dataclasses.field(default_factory=Quotas)
     tombstone_seconds: float = 3600.0       # how long deleted servers stay listable
     auth_uri: str | None = None             # Keystone URL for the 401 WWW-Authenticate header
+
+    def __post_init__(self) -> None:
+        # a --site-config file gives images and quotas as mappings
+        if isinstance(self.quotas, Mapping):
+            self.quotas = Quotas(**self.quotas)
+        if self.images is not None:
+            self.images = [ImageSpec.from_mapping(i) if isinstance(i, Mapping) else i
+                           for i in self.images]
 
 
 RequestMiddleware = Callable[..., object]

@@ -10,7 +10,7 @@ import dataclasses
 import hashlib
 import itertools
 import uuid
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 _NAMESPACE = uuid.UUID("0f6b4d0e-3c55-4d8e-9a1e-2f4e8c7d9b31")
 
@@ -27,6 +27,18 @@ class ImageSpec:
     owner: str | None = None
     tags: tuple[str, ...] = ()
     properties: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> "ImageSpec":
+        """From a site-config file: lists for `tags`, a mapping for `properties`."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - fields)
+        if unknown:
+            raise ValueError(f"unknown image settings: {', '.join(unknown)}")
+        spec = dict(values)
+        spec["tags"] = tuple(spec.get("tags", ()))
+        spec["properties"] = tuple(dict(spec.get("properties", {})).items())
+        return cls(**spec)
 
     def content_digest(self, algorithm: str) -> str:
         """Stands for the digest of the image's bytes, identical on every site."""

@@ -1,0 +1,39 @@
+"""The differences between real Nova/Glance and simcloud that are kept, each
+with the reference of the paragraph of docs/simcloud-fidelity.md that gives
+its reason. Patterns are fnmatch globs on the step, the place and the kind
+of a `Difference`."""
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+
+from tests.interop.fidelity.compare import Difference
+
+
+@dataclasses.dataclass(frozen=True)
+class Accepted:
+    ref: str            # "[F1]": the paragraph in docs/simcloud-fidelity.md
+    step: str
+    where: str
+    kind: str = "*"
+
+    def matches(self, diff: Difference) -> bool:
+        return (fnmatch.fnmatchcase(diff.step, self.step)
+                and fnmatch.fnmatchcase(diff.where, self.where)
+                and fnmatch.fnmatchcase(diff.kind, self.kind))
+
+
+ACCEPTED: tuple[Accepted, ...] = (
+)
+
+
+def reference(diff: Difference) -> str:
+    for entry in ACCEPTED:
+        if entry.matches(diff):
+            return entry.ref
+    return ""
+
+
+def unused(diffs: list[Difference]) -> list[Accepted]:
+    """Accepted entries that no difference matches any more."""
+    return [entry for entry in ACCEPTED if not any(entry.matches(d) for d in diffs)]
