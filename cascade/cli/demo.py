@@ -1,42 +1,75 @@
-"""`cascade demo`: simcloud and the cascade on one machine, ready for the
+"""`cascade demo`: the cascade in front of a set of sites, ready for the
 `openstack` CLI.
 
-Starts simcloud (N simulated sites and a shared Keystone) as a child
-process, writes `DIR/cascade.conf`, serves the cascade from this process on
-SQLite in DIR, adds every site through the admin API, registers the
-cascade's endpoints in Keystone as region `Cascade`, writes `DIR/clouds.yaml`
-(clouds cascade, cascade-alt, cascade-admin and site1..N), prints `ready`,
-and runs until interrupted."""
+The sites come from simcloud (`--sites N` simulated sites and a shared
+Keystone, started as a child process) or from an existing `clouds.yaml`
+(`--sites-from FILE`: every cloud region in it, e.g. realstack's). Either
+way the same steps follow: write `DIR/cascade.conf` (the first cloud's
+Keystone, its user as the service account), serve the cascade from this
+process on SQLite in DIR, add each cloud region as a site (named and zoned
+after its region), register the cascade's endpoints in Keystone under
+region `Cascade` (a stale endpoint of an earlier run is replaced), make sure
+the tenant projects and users exist, write `DIR/clouds.yaml` (clouds
+cascade, cascade-alt, cascade-admin and one cloud per site, the demo user
+straight at that site), print `ready`, and run until interrupted. Every step
+is idempotent, so a re-run over the same Keystone or DIR changes nothing it
+need not."""
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import json
-import os
 import pathlib
 import signal
 import subprocess
 import sys
+from typing import Iterator
 
 import yaml
 
 from cascade import config
 from cascade.cli import serve
 from cascade.cli.admin_client import AdminClient
+from cascade.cli.keystone_admin import KeystoneAdmin
+from cascade.cli.site import settings_of
+
+TENANT_PASSWORD = "password"
+TENANT_ROLE = "member"
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="run simcloud and the cascade together")
-    p.add_argument("--sites", type=int, default=3)
+    p = sub.add_parser("demo", help="run the cascade in front of simcloud or of existing clouds")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--sites", type=int, default=3, help="how many simulated sites simcloud runs")
+    source.add_argument("--sites-from", metavar="CLOUDS_YAML",
+                        help="add every cloud region of this clouds.yaml as a site instead of starting simcloud")
+    p.add_argument("--service-cloud", help="with --sites-from: the cloud whose Keystone and admin user the "
+                                           "cascade uses (default: the file's first cloud)")
     p.add_argument("--state-dir", default=".cascade-demo")
     p.add_argument("--port", type=int, default=8780, help="the cascade's port")
+    p.add_argument("--region-name", default="Cascade", help="Keystone region of the cascade's endpoints")
     p.add_argument("--simcloud-port", type=int, default=0, help="simcloud's Keystone port (0: any free port)")
     p.add_argument("--build-seconds", type=float, default=1.0, help="how long simulated servers take to build")
     p.add_argument("--site-config", help="simcloud per-site overrides (JSON or YAML)")
     p.set_defaults(func=run)
 
 
-def start_simcloud(args: argparse.Namespace, state: pathlib.Path) -> tuple[subprocess.Popen, dict]:
+@dataclasses.dataclass(frozen=True)
+class Backdrop:
+    """Where the sites come from: a clouds.yaml, which of its clouds are
+    sites (None: all), whose credentials the cascade uses, and the tenant
+    users the demo hands out ({cloud name in DIR/clouds.yaml: user and project})."""
+
+    clouds_file: pathlib.Path
+    site_clouds: tuple[str, ...] | None
+    service_cloud: str | None
+    tenants: dict[str, str]
+
+
+@contextlib.contextmanager
+def simcloud_backdrop(args: argparse.Namespace, state: pathlib.Path) -> Iterator[Backdrop]:
     sim_dir = state / "simcloud"
     sim_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "simcloud", "--sites", str(args.sites), "--port", str(args.simcloud_port),
@@ -45,95 +78,149 @@ def start_simcloud(args: argparse.Namespace, state: pathlib.Path) -> tuple[subpr
         command += ["--site-config", args.site_config]
     log = open(state / "simcloud.log", "ab")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, start_new_session=True)
-    for line in process.stdout:
-        if line.strip() == b"ready":
-            break
-    else:
-        raise SystemExit(f"simcloud did not start; see {state / 'simcloud.log'}")
-    return process, json.loads((sim_dir / "simcloud.json").read_text())
+    try:
+        for line in process.stdout:
+            if line.strip() == b"ready":
+                break
+        else:
+            raise SystemExit(f"simcloud did not start; see {state / 'simcloud.log'}")
+        sites = tuple(s["name"] for s in json.loads((sim_dir / "simcloud.json").read_text())["sites"])
+        yield Backdrop(clouds_file=sim_dir / "clouds.yaml", site_clouds=sites, service_cloud="admin",
+                       tenants={"cascade": "demo", "cascade-alt": "alt"})
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
-def settings_for(state: pathlib.Path, keystone_url: str, port: int) -> config.Settings:
+@contextlib.contextmanager
+def existing_backdrop(args: argparse.Namespace) -> Iterator[Backdrop]:
+    path = pathlib.Path(args.sites_from)
+    if not path.is_file():
+        raise SystemExit(f"no clouds.yaml at {path}")
+    yield Backdrop(clouds_file=path, site_clouds=None, service_cloud=args.service_cloud,
+                   tenants={"cascade": "cascade-demo", "cascade-alt": "cascade-alt"})
+
+
+def cloud_regions(backdrop: Backdrop) -> list:
+    """The backdrop's clouds as openstack.config CloudRegions, one per
+    (cloud, region), in the file's order; the service cloud's first."""
+    import openstack.config
+    names = list(yaml.safe_load(backdrop.clouds_file.read_text()).get("clouds") or {})
+    loader = openstack.config.OpenStackConfig(config_files=[str(backdrop.clouds_file)], load_envvars=False)
+    regions = [r for r in loader.get_all() if r.name in names]
+    if not regions:
+        raise SystemExit(f"{backdrop.clouds_file} names no cloud")
+    return regions
+
+
+def service_region(backdrop: Backdrop, regions: list):
+    wanted = backdrop.service_cloud or regions[0].name
+    for region in regions:
+        if region.name == wanted:
+            return region
+    raise SystemExit(f"{backdrop.clouds_file} has no cloud {wanted}")
+
+
+def site_regions(backdrop: Backdrop, regions: list) -> dict[str, object]:
+    """{site name: CloudRegion}: a site per distinct (Keystone, region) among
+    the site clouds, named after its region (the name operators and
+    tenants know it by), or after its cloud when it has no region."""
+    sites: dict[str, object] = {}
+    seen = set()
+    for region in regions:
+        if backdrop.site_clouds is not None and region.name not in backdrop.site_clouds:
+            continue
+        key = (region.config["auth"].get("auth_url", "").rstrip("/"), region.region_name)
+        if key in seen:
+            continue
+        seen.add(key)
+        name = region.region_name or region.name
+        if name in sites:
+            raise SystemExit(f"two clouds of {backdrop.clouds_file} would both be site {name}")
+        sites[name] = region
+    return sites
+
+
+def keystone_section(cloud_region, region_name: str) -> config.KeystoneSection:
+    auth = cloud_region.config["auth"]
+    return config.KeystoneSection(
+        auth_url=auth["auth_url"], username=auth["username"], password=auth["password"],
+        project_name=auth["project_name"], user_domain_name=auth.get("user_domain_name", "Default"),
+        project_domain_name=auth.get("project_domain_name", "Default"), region_name=region_name)
+
+
+def settings_for(state: pathlib.Path, keystone: config.KeystoneSection, port: int) -> config.Settings:
     return config.Settings(
         DEFAULT=config.DefaultSection(listen=f"127.0.0.1:{port}", state_dir=str(state.resolve())),
         database=config.DatabaseSection(connection=f"sqlite:///{(state / 'cascade.sqlite').resolve()}"),
-        keystone=config.KeystoneSection(auth_url=keystone_url),
+        keystone=keystone,
     )
 
 
-def register_endpoints(admin: AdminClient, base: str) -> None:
-    """Region `Cascade` with the cascade's compute and image endpoints, on
-    the services the sites' endpoints already hang from."""
-    session, keystone = admin.session, admin.session.get_endpoint(service_type="identity", interface="public")
-    keystone = keystone.rstrip("/")
-    if not keystone.endswith("/v3"):
-        keystone += "/v3"
-
-    def call(method, path, **kw):
-        response = session.request(keystone + path, method, raise_exc=False, **kw)
-        if response.status_code >= 400 and response.status_code != 409:
-            raise SystemExit(f"keystone {method} {path}: {response.status_code} {response.text}")
-        return response.json() if response.content else {}
-
-    call("POST", "/regions", json={"region": {"id": "Cascade", "description": "Cascade"}})
-    # the shared Keystone is listed in the cascade's region too, as in every site's
-    for service_type, url in (("identity", keystone), ("compute", f"{base}/compute/v2.1"), ("image", f"{base}/image")):
-        services = call("GET", "/services", params={"type": service_type})["services"]
-        service_id = services[0]["id"] if services else call(
-            "POST", "/services", json={"service": {"type": service_type, "name": service_type}})["service"]["id"]
-        existing = call("GET", "/endpoints", params={"service_id": service_id, "region_id": "Cascade"})["endpoints"]
-        for interface in ("public", "internal", "admin"):
-            if not any(e["interface"] == interface for e in existing):
-                call("POST", "/endpoints", json={"endpoint": {"service_id": service_id, "interface": interface,
-                                                              "region_id": "Cascade", "url": url}})
+def add_sites(admin: AdminClient, sites: dict[str, object]) -> None:
+    known = {s["name"] for s in admin.call("GET", "/sites")["sites"]}
+    for name, region in sites.items():
+        if name not in known:
+            admin.call("POST", "/sites", {"site": {"name": name, "availability_zone": name,
+                                                   "cloud": settings_of(region)}})
 
 
-def write_clouds(state: pathlib.Path, sim: dict, sites: int) -> pathlib.Path:
-    sim_clouds = yaml.safe_load((state / "simcloud" / "clouds.yaml").read_text())["clouds"]
-    auth_url = sim["keystone_url"]
+def _cloud(auth_url: str, user: str, project: str, password: str, region: str, *, domain: str = "Default") -> dict:
+    return {"auth": {"auth_url": auth_url, "username": user, "password": password, "project_name": project,
+                     "user_domain_name": domain, "project_domain_name": domain},
+            "region_name": region, "identity_api_version": 3, "interface": "public"}
 
-    def cloud(user: str, project: str) -> dict:
-        return {"auth": {"auth_url": auth_url, "username": user, "password": "password", "project_name": project,
-                         "user_domain_name": "Default", "project_domain_name": "Default"},
-                "region_name": "Cascade", "identity_api_version": 3, "interface": "public"}
 
-    clouds = {"cascade": cloud("demo", "demo"), "cascade-alt": cloud("alt", "alt"),
-              "cascade-admin": cloud("admin", "admin")}
-    for i in range(1, sites + 1):
-        clouds[f"site{i}"] = sim_clouds[f"site{i}"]
+def write_clouds(state: pathlib.Path, settings: config.Settings, backdrop: Backdrop,
+                 sites: dict[str, object]) -> pathlib.Path:
+    """DIR/clouds.yaml: the cascade as each tenant and as the admin, and each
+    site straight, as the demo tenant where the site shares the Keystone."""
+    ks = settings.keystone
+    demo = backdrop.tenants["cascade"]
+    clouds = {name: _cloud(ks.auth_url, user, user, TENANT_PASSWORD, ks.region_name)
+              for name, user in backdrop.tenants.items()}
+    clouds["cascade-admin"] = _cloud(ks.auth_url, ks.username, ks.project_name, ks.password, ks.region_name,
+                                     domain=ks.user_domain_name)
+    for name, region in sites.items():
+        auth_url = region.config["auth"]["auth_url"]
+        if auth_url.rstrip("/") == ks.auth_url.rstrip("/"):
+            clouds[name] = _cloud(auth_url, demo, demo, TENANT_PASSWORD, region.region_name)
+        else:
+            clouds[name] = {**settings_of(region), "identity_api_version": 3}
     path = state / "clouds.yaml"
     path.write_text(yaml.safe_dump({"clouds": clouds}, sort_keys=False))
     return path
 
 
+def prepare(settings: config.Settings, backdrop: Backdrop, sites: dict[str, object],
+            state: pathlib.Path) -> None:
+    """Everything after the cascade listens: sites, catalog, tenants, clouds.yaml."""
+    admin = AdminClient(settings)
+    add_sites(admin, sites)
+    keystone = KeystoneAdmin(admin.session, settings.keystone.auth_url)
+    base = f"http://{settings.DEFAULT.listen}"
+    keystone.register_endpoints(settings.keystone.region_name, {
+        "identity": keystone.url, "compute": f"{base}/compute/v2.1", "image": f"{base}/image"})
+    for user in backdrop.tenants.values():
+        keystone.ensure_tenant(user, TENANT_PASSWORD, TENANT_ROLE)
+    write_clouds(state, settings, backdrop, sites)
+
+
 async def main(args: argparse.Namespace) -> None:
     state = pathlib.Path(args.state_dir)
     state.mkdir(parents=True, exist_ok=True)
-    simcloud, sim = start_simcloud(args, state)
-    try:
-        settings = settings_for(state, sim["keystone_url"], args.port)
+    backdrop_of = existing_backdrop(args) if args.sites_from else simcloud_backdrop(args, state)
+    with backdrop_of as backdrop:
+        regions = cloud_regions(backdrop)
+        settings = settings_for(state, keystone_section(service_region(backdrop, regions), args.region_name),
+                                args.port)
         config.write(settings, state / "cascade.conf")
-        os.environ["OS_CLIENT_CONFIG_FILE"] = str((state / "simcloud" / "clouds.yaml").resolve())
-
-        async def add_sites() -> None:
-            admin = AdminClient(settings)
-            known = {s["name"] for s in (await asyncio.to_thread(admin.call, "GET", "/sites"))["sites"]}
-            from cascade.cli.site import cloud_settings
-            for i in range(1, args.sites + 1):
-                name = f"site{i}"
-                if name not in known:
-                    body = {"site": {"name": name, "availability_zone": name, "cloud": cloud_settings(name)}}
-                    await asyncio.to_thread(admin.call, "POST", "/sites", body)
-            await asyncio.to_thread(register_endpoints, admin, f"http://127.0.0.1:{args.port}")
-            write_clouds(state, sim, args.sites)
-
-        await serve.serve_forever(settings, on_ready=add_sites)
-    finally:
-        simcloud.send_signal(signal.SIGTERM)
-        try:
-            simcloud.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            simcloud.kill()
+        sites = site_regions(backdrop, regions)
+        await serve.serve_forever(settings, on_ready=lambda: asyncio.to_thread(
+            prepare, settings, backdrop, sites, state))
 
 
 def run(args: argparse.Namespace) -> int:

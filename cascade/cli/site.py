@@ -44,9 +44,13 @@ def _client(args: argparse.Namespace) -> AdminClient:
 def cloud_settings(cloud: str) -> dict:
     """The cloud's settings from clouds.yaml, as the cascade needs them."""
     import openstack.config
-    found = openstack.config.OpenStackConfig().get_one(cloud)
-    return {"auth": dict(found.config.get("auth", {})), "region_name": found.config.get("region_name"),
-            "interface": found.config.get("interface", "public")}
+    return settings_of(openstack.config.OpenStackConfig().get_one(cloud))
+
+
+def settings_of(cloud_region) -> dict:
+    """What the cascade needs of an openstack.config CloudRegion to add it as a site."""
+    return {"auth": dict(cloud_region.config.get("auth", {})), "region_name": cloud_region.config.get("region_name"),
+            "interface": cloud_region.config.get("interface", "public")}
 
 
 def _print(site: dict) -> None:

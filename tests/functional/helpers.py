@@ -1,30 +1,42 @@
-"""Shared steps of the functional tests: servers made through the cascade,
+"""Shared steps of the tiers that drive a `cascade demo` (functional over
+simcloud, interop over real OpenStack): servers made through the cascade,
 and their copies looked up straight in the sites."""
 from __future__ import annotations
 
+import time
 import uuid
-
-from tests.functional.conftest import wait_for
 
 STAMP = "cascade_top_id"
 
 
-def image_id(conn, name: str = "cirros") -> str:
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(interval)
+
+
+def image_id(conn, name: str) -> str:
     return next(i.id for i in conn.image.images() if i.name == name)
 
 
-def flavor_id(conn, name: str = "m1.tiny") -> str:
+def flavor_id(conn, name: str) -> str:
     return conn.compute.find_flavor(name, ignore_missing=False).id
 
 
-def boot(conn, *, zone: str | None = None, name: str | None = None, wait: bool = True, **extra):
+def boot(demo, conn, *, zone: str | None = None, name: str | None = None, wait: bool = True, **extra):
+    """A server of the demo's tiny flavor and image, without networks."""
     if zone is not None:
         extra["availability_zone"] = zone
     server = conn.compute.create_server(
-        name=name or f"vm-{uuid.uuid4().hex[:8]}", flavor_id=flavor_id(conn), image_id=image_id(conn),
-        networks="none", **extra)
+        name=name or f"vm-{uuid.uuid4().hex[:8]}", flavor_id=flavor_id(conn, demo.tiny),
+        image_id=image_id(conn, demo.image), networks="none", **extra)
     if wait:
-        server = conn.compute.wait_for_server(server, status="ACTIVE", wait=60, interval=0.3)
+        server = conn.compute.wait_for_server(server, status="ACTIVE", wait=120, interval=0.5)
     return server
 
 
@@ -39,5 +51,5 @@ def bottom_copy(sites: dict, top_id: str):
     return found[0] if found else (None, None)
 
 
-def wait_status(conn, server_id: str, status: str, timeout: float = 30.0):
+def wait_status(conn, server_id: str, status: str, timeout: float = 60.0):
     return wait_for(lambda: (s := conn.compute.get_server(server_id)).status == status and s, timeout=timeout)

@@ -7,13 +7,12 @@ import time
 
 import pytest
 
-from tests.functional.conftest import wait_for
-from tests.functional.helpers import boot, flavor_id, image_id
+from tests.functional.helpers import boot, flavor_id, image_id, wait_for
 
 
 @pytest.fixture
 def site3_down(demo, admin):
-    doomed = boot(demo.conn("cascade"), zone="site3")
+    doomed = boot(demo, demo.conn("cascade"), zone="site3")
     demo.fault("site3", down=True)
     yield doomed
     demo.clear_faults("site3")
@@ -26,12 +25,12 @@ def site3_down(demo, admin):
 
 
 def test_down_site(demo, cloud, site3_down):
-    survivor = boot(cloud, zone="site1")
+    survivor = boot(demo, cloud, zone="site1")
     try:
         started = time.monotonic()
         response = cloud.compute.post("/servers", json={"server": {
-            "name": "x", "flavorRef": flavor_id(cloud), "imageRef": image_id(cloud), "networks": "none",
-            "availability_zone": "site3"}}, microversion="2.37")
+            "name": "x", "flavorRef": flavor_id(cloud, demo.tiny), "imageRef": image_id(cloud, demo.image),
+            "networks": "none", "availability_zone": "site3"}}, microversion="2.37")
         assert response.status_code == 503, response.text
         assert time.monotonic() - started < 5
 
@@ -54,7 +53,7 @@ def test_down_site(demo, cloud, site3_down):
         started = time.monotonic()
         assert cloud.compute.get_server(survivor.id).status == "ACTIVE"
         assert time.monotonic() - started < 2
-        other = boot(cloud, wait=False)
+        other = boot(demo, cloud, wait=False)
         assert other.id
         cloud.compute.delete_server(other)
     finally:

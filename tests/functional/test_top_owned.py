@@ -18,6 +18,8 @@ def test_flavor_created_by_admin_reaches_every_site(admin, cloud, sites):
     finally:
         admin.compute.delete_flavor(flavor)
     assert cloud.compute.find_flavor(name) is None
+    for conn in sites.values():
+        assert conn.compute.find_flavor(name) is None, "the sites' copies go with the top flavor"
 
 
 def test_non_admin_cannot_create_flavor(cloud):
@@ -25,25 +27,26 @@ def test_non_admin_cannot_create_flavor(cloud):
     assert response.status_code == 403 and "forbidden" in response.json()
 
 
-def test_keypair_is_copied_to_the_site_on_first_use(cloud, sites):
+def test_keypair_is_copied_to_the_site_on_first_use(demo, cloud, sites):
     name = f"k-{uuid.uuid4().hex[:6]}"
+    zone, other = demo.zones[-1], demo.zones[0]
     keypair = cloud.compute.create_keypair(name=name)
     assert keypair.private_key
     assert all(conn.compute.find_keypair(name) is None for conn in sites.values())
-    server = boot(cloud, zone="site2", key_name=name)
+    server = boot(demo, cloud, zone=zone, key_name=name)
     assert server.key_name == name
-    copy = sites["site2"].compute.find_keypair(name)
+    copy = sites[zone].compute.find_keypair(name)
     assert copy is not None and copy.fingerprint == keypair.fingerprint
-    assert sites["site1"].compute.find_keypair(name) is None
+    assert sites[other].compute.find_keypair(name) is None
     cloud.compute.delete_server(server)
-    cloud.compute.wait_for_delete(server, wait=30, interval=0.3)
+    cloud.compute.wait_for_delete(server, wait=60, interval=0.5)
     cloud.compute.delete_keypair(name)
-    assert sites["site2"].compute.find_keypair(name) is None
+    assert sites[zone].compute.find_keypair(name) is None
 
 
-def test_availability_zones_are_the_sites(cloud):
+def test_availability_zones_are_the_sites(demo, cloud):
     zones = {z.name: z.state for z in cloud.compute.availability_zones()}
-    assert zones == {"site1": {"available": True}, "site2": {"available": True}, "site3": {"available": True}}
+    assert zones == {zone: {"available": True} for zone in demo.zones}
 
 
 def test_limits_are_summed_over_sites(cloud, sites):
@@ -53,15 +56,15 @@ def test_limits_are_summed_over_sites(cloud, sites):
     assert top["totalInstancesUsed"] == sum(s["totalInstancesUsed"] for s in per_site)
 
 
-def test_same_image_in_every_site_is_one_image(cloud, sites):
+def test_same_image_in_every_site_is_one_image(demo, cloud, sites):
     names = [i.name for i in cloud.image.images()]
-    assert names.count("cirros") == 1
-    top = next(i for i in cloud.image.images() if i.name == "cirros")
-    bottom_ids = {next(i.id for i in conn.image.images() if i.name == "cirros") for conn in sites.values()}
+    assert names.count(demo.image) == 1
+    top = next(i for i in cloud.image.images() if i.name == demo.image)
+    bottom_ids = {next(i.id for i in conn.image.images() if i.name == demo.image) for conn in sites.values()}
     assert len(bottom_ids) == len(sites) and top.id not in bottom_ids
     assert cloud.image.get_image(top.id).checksum == next(
-        i for i in sites["site1"].image.images() if i.name == "cirros").checksum
-    server = boot(cloud, zone="site3")
+        i for i in sites[demo.zones[0]].image.images() if i.name == demo.image).checksum
+    server = boot(demo, cloud, zone=demo.zones[-1])
     assert server.image.id == top.id
     assert bottom_copy(sites, server.id)[1].image.id in bottom_ids
     cloud.compute.delete_server(server)
