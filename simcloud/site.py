@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Mapping
 
 from aiohttp import web
 
-from simcloud.glance.api import GlanceAPI
+from simcloud.glance.api import WITHOUT_REQUEST_ID, GlanceAPI
 from simcloud.glance.store import DEFAULT_IMAGES, ImageSpec, ImageStore
 from simcloud.nova.context import REQUEST_ID_KEY
 from simcloud.nova.lifecycle import Timing
@@ -54,11 +54,14 @@ RequestMiddleware = Callable[..., object]
 
 class Site:
     def __init__(self, config: SiteConfig, validate: Validator, *,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, image_owner: str | None = None) -> None:
+        """`image_owner`: the project that owns the preloaded images that
+        name no owner (Glance always records one)."""
         self.config = config
         self.validate = validate
         self.clock = clock
-        self.images = ImageStore(config.name, config.images or list(DEFAULT_IMAGES), clock)
+        self.images = ImageStore(config.name, config.images or list(DEFAULT_IMAGES), clock,
+                                 default_owner=image_owner)
         self.store = ComputeStore(
             site_name=config.name, availability_zone=config.availability_zone,
             capacity=Capacity(config.vcpus, config.ram_mb, config.disk_gb),
@@ -67,7 +70,7 @@ class Site:
             self.store, self.images, Timing(build=config.build_seconds),
             min_version=config.min_microversion, max_version=config.max_microversion,
             validate=validate, auth_uri=config.auth_uri)
-        self.glance = GlanceAPI(self.images, validate)
+        self.glance = GlanceAPI(self.images, validate, auth_uri=config.auth_uri)
 
     @property
     def name(self) -> str:
@@ -93,10 +96,17 @@ class Site:
         return app
 
 
+# The version lists are served in front of the request-id middleware in Nova
+# and Glance, so they carry no request id.
+_WITHOUT_REQUEST_ID = frozenset({"/compute", "/compute/", "/image", "/image/", "/image/versions"})
+
+
 @web.middleware
 async def _request_ids(request: web.Request, handler) -> web.StreamResponse:
     request_id = f"req-{uuid.uuid4()}"
     request[REQUEST_ID_KEY] = request_id
+    if request.path in _WITHOUT_REQUEST_ID:
+        return await handler(request)
     headers = {"x-openstack-request-id": request_id}
     if request.path.startswith("/compute"):
         headers["x-compute-request-id"] = request_id
@@ -105,5 +115,6 @@ async def _request_ids(request: web.Request, handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         exc.headers.update(headers)
         raise
-    response.headers.update(headers)
+    if not response.get(WITHOUT_REQUEST_ID):
+        response.headers.update(headers)
     return response

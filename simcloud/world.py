@@ -188,7 +188,8 @@ class World:
             for index, config in enumerate(self._configs, start=1):
                 if config.auth_uri is None:
                     config = dataclasses.replace(config, auth_uri=self.keystone_url)
-                handle = SiteHandle(config, Site(config, self.keystone.validate), self.host,
+                site = Site(config, self.keystone.validate, image_owner=self._admin_project_id())
+                handle = SiteHandle(config, site, self.host,
                                     base_port + index if base_port else 0)
                 await handle.start()
                 self._sites[config.name] = handle
@@ -213,6 +214,11 @@ class World:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+    def _admin_project_id(self) -> str | None:
+        """Who owns a site's preloaded images: the cloud admin uploaded them."""
+        project = self.keystone.store.project_by_name("admin", "default")
+        return project.id if project is not None else None
 
     def _register_catalog(self) -> None:
         keystone = self.keystone

@@ -18,8 +18,14 @@ _SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id",
               "created_at", "updated_at")
 _VISIBILITIES = ("community", "public", "private", "shared", "all")
 _DEFAULT_LIMIT, _MAX_LIMIT = 25, 1000
-_VERSIONS = ("2.17", "2.15", "2.9", "2.7", "2.6", "2.5", "2.4", "2.3", "2.2", "2.1", "2.0")
+# As Glance lists them with multiple stores enabled and no image cache: in
+# its own order, the current one in the middle.
+_VERSIONS = ("2.15", "2.13", "2.12", "2.11", "2.10", "2.9", "2.8", "2.17", "2.7", "2.6", "2.5",
+             "2.4", "2.3", "2.2", "2.1", "2.0")
+_CURRENT = "2.17"
+STORE = "fs"          # the one (file) store of the simulated Glance
 TOKEN_KEY = web.RequestKey("simcloud.glance.token", TokenInfo)
+WITHOUT_REQUEST_ID = web.ResponseKey("simcloud.without_request_id", bool)
 
 
 class GlanceError(Exception):
@@ -29,16 +35,31 @@ class GlanceError(Exception):
         self.explanation = explanation
 
 
-def error_response(request: web.Request, status: int, explanation: str) -> web.Response:
+JSON = "application/json"
+UNAUTHORIZED = ("This server could not verify that you are authorized to access the document "
+                "you requested. Either you supplied the wrong credentials (e.g., bad password), "
+                "or your browser does not understand how to supply the credentials required.")
+
+
+def json_response(body: object, status: int = 200) -> web.Response:
+    return web.Response(body=json.dumps(body).encode(), status=status,
+                        headers={"Content-Type": JSON})
+
+
+def error_response(request: web.Request, status: int, explanation: str,
+                   headers: dict[str, str] | None = None) -> web.Response:
     """What webob renders for Glance: JSON when asked for, HTML otherwise."""
     title = _TITLES.get(status, "Error")
-    message = f"{explanation}<br /><br />\n\n"
+    message = f"{explanation}<br /><br />\n\n\n"
     if "application/json" in request.headers.get("Accept", ""):
         body = json.dumps({"message": message, "code": f"{status} {title}", "title": title})
-        return web.Response(status=status, text=body, content_type="application/json")
-    html = (f"<html>\n <head>\n  <title>{status} {title}</title>\n </head>\n <body>\n"
-            f"  <h1>{status} {title}</h1>\n  {message}\n </body>\n</html>")
-    return web.Response(status=status, text=html, content_type="text/html")
+        content_type = JSON
+    else:
+        body = (f"<html>\n <head>\n  <title>{status} {title}</title>\n </head>\n <body>\n"
+                f"  <h1>{status} {title}</h1>\n  {message}\n </body>\n</html>")
+        content_type = "text/html; charset=UTF-8"
+    return web.Response(status=status, body=body.encode(),
+                        headers={**(headers or {}), "Content-Type": content_type})
 
 
 def _isotime(ts: float) -> str:
@@ -54,12 +75,14 @@ def image_view(image: Image) -> dict:
         "os_hidden": image.os_hidden, "checksum": image.checksum,
         "os_hash_algo": "sha512" if image.os_hash_value else None,
         "os_hash_value": image.os_hash_value, "owner": image.owner, "size": image.size,
-        "virtual_size": None, "min_ram": image.min_ram, "min_disk": image.min_disk,
+        "virtual_size": image.virtual_size, "min_ram": image.min_ram, "min_disk": image.min_disk,
         "disk_format": image.disk_format, "container_format": image.container_format,
         "created_at": _isotime(image.created_at), "updated_at": _isotime(image.updated_at),
         "tags": list(image.tags), "self": f"/v2/images/{image.id}",
         "file": f"/v2/images/{image.id}/file", "schema": "/v2/schemas/image",
     })
+    if image.status == "active":      # image data in a store
+        view["stores"] = STORE
     return view
 
 
@@ -82,9 +105,11 @@ def _asc_key(value: object) -> tuple:
 
 
 class GlanceAPI:
-    def __init__(self, store: ImageStore, validate: Validator) -> None:
+    def __init__(self, store: ImageStore, validate: Validator,
+                 auth_uri: str | None = None) -> None:
         self.store = store
         self.validate = validate
+        self.auth_uri = auth_uri
 
     def app(self) -> web.Application:
         @web.middleware
@@ -103,7 +128,7 @@ class GlanceAPI:
             token = request.headers.get("X-Auth-Token")
             info = self.validate(token) if token else None
             if info is None:
-                return unauthorized()
+                return self._unauthorized(request)
             request[TOKEN_KEY] = info
         try:
             return await handler(request)
@@ -114,18 +139,25 @@ class GlanceAPI:
         except web.HTTPMethodNotAllowed:
             return error_response(request, 405, "The method specified is not allowed.")
 
+    def _unauthorized(self, request: web.Request) -> web.Response:
+        """keystonemiddleware's refusal, rendered by webob as Glance's errors are."""
+        headers = {"WWW-Authenticate": f'Keystone uri="{self.auth_uri}"'} if self.auth_uri else None
+        response = error_response(request, 401, UNAUTHORIZED, headers)
+        response[WITHOUT_REQUEST_ID] = True    # refused before Glance's request-id middleware
+        return response
+
     def _versions(self, request: web.Request) -> dict:
         href = f"{request.url.origin()}/image/v2/"
         return {"versions": [
-            {"id": f"v{v}", "status": "CURRENT" if i == 0 else "SUPPORTED",
+            {"id": f"v{v}", "status": "CURRENT" if v == _CURRENT else "SUPPORTED",
              "links": [{"rel": "self", "href": href}]}
-            for i, v in enumerate(_VERSIONS)]}
+            for v in _VERSIONS]}
 
     async def root(self, request: web.Request) -> web.Response:
-        return web.json_response(self._versions(request), status=300)
+        return json_response(self._versions(request), status=300)
 
     async def versions(self, request: web.Request) -> web.Response:
-        return web.json_response(self._versions(request))
+        return json_response(self._versions(request))
 
     async def read_only(self, request: web.Request) -> web.Response:
         if request.method == "GET":
@@ -138,7 +170,7 @@ class GlanceAPI:
         image = self.store.get(image_id)
         if image is None or not self.store.visible(image, token.project_id, token.is_admin):
             raise GlanceError(404, f"No image found with ID {image_id}")
-        return web.json_response(image_view(image))
+        return json_response(image_view(image))
 
     async def list_images(self, request: web.Request) -> web.Response:
         token: TokenInfo = request[TOKEN_KEY]
@@ -171,13 +203,7 @@ class GlanceAPI:
                       "schema": "/v2/schemas/images"}
         if page and len(page) == limit:
             body["next"] = "/v2/images?" + urlencode(params + [("marker", page[-1].id)])
-        return web.json_response(body)
-
-
-def unauthorized() -> web.Response:
-    body = {"error": {"code": 401, "title": "Unauthorized",
-                      "message": "The request you have made requires authentication."}}
-    return web.json_response(body, status=401)
+        return json_response(body)
 
 
 def _parse_limit(text: str | None) -> int:

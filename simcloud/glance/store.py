@@ -23,6 +23,7 @@ class ImageSpec:
     container_format: str = "bare"
     min_disk: int = 0
     min_ram: int = 0
+    virtual_size: int | None = None         # None: the size for raw images, else unknown
     visibility: str = "public"
     owner: str | None = None
     tags: tuple[str, ...] = ()
@@ -47,10 +48,13 @@ class ImageSpec:
 
 
 DEFAULT_IMAGES = (
-    ImageSpec("cirros", 21430272, tags=("cirros", "cirros-0.6.2-x86_64-disk")),
+    ImageSpec("cirros", 21430272, virtual_size=117440512,
+              tags=("cirros", "cirros-0.6.2-x86_64-disk")),
     ImageSpec("ubuntu-22.04-server-cloudimg-amd64", 692387840, min_disk=3, min_ram=512,
+              virtual_size=2361393152,
               properties=(("os_distro", "ubuntu"), ("os_version", "22.04"))),
     ImageSpec("Fedora-Cloud-Base-39-1.5.x86_64", 541065216, min_disk=5, min_ram=512,
+              virtual_size=5368709120,
               properties=(("os_distro", "fedora"), ("os_version", "39"))),
 )
 
@@ -64,6 +68,7 @@ class Image:
     visibility: str
     owner: str | None
     size: int | None
+    virtual_size: int | None
     disk_format: str | None
     container_format: str | None
     checksum: str | None
@@ -87,9 +92,10 @@ class Image:
 
 class ImageStore:
     def __init__(self, site_name: str, specs: list[ImageSpec] | tuple[ImageSpec, ...],
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], default_owner: str | None = None) -> None:
         self.site_name = site_name
         self.clock = clock
+        self.default_owner = default_owner
         self.images: dict[str, Image] = {}
         self._seq = itertools.count(1)
         now = clock()
@@ -101,8 +107,10 @@ class ImageStore:
         image = Image(
             seq=next(self._seq),
             id=str(uuid.uuid5(_NAMESPACE, f"{self.site_name}/{spec.name}")),
-            name=spec.name, status="active", visibility=spec.visibility, owner=spec.owner,
-            size=spec.size, disk_format=spec.disk_format,
+            name=spec.name, status="active", visibility=spec.visibility,
+            owner=spec.owner or self.default_owner, size=spec.size,
+            virtual_size=spec.virtual_size if spec.virtual_size is not None else (
+                spec.size if spec.disk_format == "raw" else None), disk_format=spec.disk_format,
             container_format=spec.container_format,
             checksum=spec.content_digest("md5"), os_hash_value=spec.content_digest("sha512"),
             min_disk=spec.min_disk, min_ram=spec.min_ram, created_at=created,
@@ -129,7 +137,7 @@ class ImageStore:
         seed = f"snapshot:{image_id}".encode()
         image = Image(
             seq=next(self._seq), id=image_id, name=name, status="queued",
-            visibility="private", owner=owner, size=0, disk_format="qcow2",
+            visibility="private", owner=owner, size=0, virtual_size=None, disk_format="qcow2",
             container_format="bare", checksum=hashlib.md5(seed).hexdigest(),
             os_hash_value=hashlib.sha512(seed).hexdigest(), min_disk=min_disk,
             min_ram=min_ram, created_at=now, updated_at=now,

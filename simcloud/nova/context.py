@@ -49,10 +49,10 @@ class ComputeContext:
         return [{"rel": "bookmark", "href": f"{self.bookmark_base}/{collection}/{ident}"}]
 
     def next_link(self, request: web.Request, collection: str, marker: str) -> list[dict]:
-        """Nova's `*_links`: the same query, sorted by name, with a new marker."""
-        params = [(k, v) for k, v in request.query.items() if k != "marker"]
-        params.append(("marker", marker))
-        params.sort(key=lambda kv: kv[0])
+        """Nova's `*_links`: the query sorted, one value per name (the last),
+        and the new marker in place of the old one or last."""
+        params = dict(sorted(request.query.items()))
+        params["marker"] = marker
         return [{"rel": "next", "href": f"{self.base}/{collection}?{urlencode(params)}"}]
 
 

@@ -182,10 +182,10 @@ class FlavorsResource:
         flavor_id = spec.get("id")
         flavor_id = str(uuid.uuid4()) if flavor_id is None else str(flavor_id)
         name = spec["name"].strip()
-        if self.store.flavor_by_name(name) is not None:
-            raise conflict(f"Flavor with name {name} already exists.")
         if flavor_id in self.store.flavors:
             raise conflict(f"Flavor with ID {flavor_id} already exists.")
+        if self.store.flavor_by_name(name) is not None:
+            raise conflict(f"Flavor with name {name} already exists.")
         flavor = Flavor(
             id=flavor_id, internal_id=self.store.new_flavor_internal_id(), name=name,
             vcpus=int(spec["vcpus"]), ram=int(spec["ram"]), disk=int(spec["disk"]),
@@ -200,7 +200,7 @@ class FlavorsResource:
     async def update(self, request: web.Request) -> web.Response:
         context = ctx(request)
         if context.version < (2, 55):
-            raise NovaError(405, "The method specified is not allowed for this resource.")
+            raise not_found()
         if not context.is_admin:
             raise policy_forbidden("os_compute_api:os-flavor-manage:update")
         body = V.parse_json(await request.read())

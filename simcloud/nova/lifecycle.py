@@ -12,6 +12,9 @@ from simcloud.nova import states as S
 from simcloud.nova.model import Server, Step
 
 
+RELAUNCHED = True     # a step's trailing mark: Nova sets launched_at again there
+
+
 @dataclasses.dataclass(frozen=True)
 class Timing:
     build: float = 1.0
@@ -79,7 +82,7 @@ def resize(server: Server, now: float, t: Timing, *, placed: bool) -> None:
         (now + d * 0.25, original, "resize_migrating", power_state),
         (now + d * 0.5, original, "resize_migrated", power_state),
         (now + d * 0.75, original, "resize_finish", power_state),
-        (now + d, S.RESIZED, None, power_state),
+        (now + d, S.RESIZED, None, power_state, RELAUNCHED),
     ])
 
 
@@ -92,7 +95,7 @@ def confirm_resize(server: Server, now: float, t: Timing) -> None:
 def revert_resize(server: Server, now: float, t: Timing) -> None:
     vm_state = _settled_vm_state(server)
     begin(server, "resize_reverting", now,
-          [(now + t.action, vm_state, None, _settled_power(vm_state))])
+          [(now + t.action, vm_state, None, _settled_power(vm_state), RELAUNCHED)])
 
 
 def rebuild(server: Server, now: float, t: Timing) -> None:
@@ -100,7 +103,7 @@ def rebuild(server: Server, now: float, t: Timing) -> None:
     d = t.build
     begin(server, "rebuilding", now, [
         (now + d * 0.3, server.vm_state, "rebuild_spawning", server.power_state),
-        (now + d, vm_state, None, _settled_power(vm_state)),
+        (now + d, vm_state, None, _settled_power(vm_state), RELAUNCHED),
     ])
 
 

@@ -18,6 +18,7 @@ from simcloud.nova.servers import check_lock, find_server
 from simcloud.nova.store import ComputeStore
 
 _MUTABLE_STATES = (S.ACTIVE, S.PAUSED, S.SUSPENDED, S.STOPPED)
+_WEBOB_DEFAULT = "text/html; charset=UTF-8"
 MAX_TAGS = 50
 
 _METADATA_BODY = V.BodySchema({"type": "object", "properties": {"metadata": V.METADATA},
@@ -157,11 +158,13 @@ class TagsResource:
         tags = list(server.tags or ())
         if len(tags) >= MAX_TAGS:
             raise bad_request(f"The number of tags exceeded the per-server limit {MAX_TAGS}")
+        # Nova leaves these empty answers with webob's default content type
         if tag in tags:
-            return web.Response(status=204)
+            return web.Response(status=204, headers={"Content-Type": _WEBOB_DEFAULT})
         self._touch(server, sorted(tags + [tag]))
         return web.Response(status=201, headers={
-            "Location": f"{context.base}/servers/{server.id}/tags/{tag}"})
+            "Location": f"{context.base}/servers/{server.id}/tags/{tag}",
+            "Content-Type": _WEBOB_DEFAULT})
 
     async def update_all(self, request: web.Request) -> web.Response:
         _, server = self._server(request, "update tags")

@@ -47,6 +47,16 @@ def _requested(headers: Mapping[str, str]) -> str | None:
     return legacy.strip() if legacy and legacy.strip() else None
 
 
+class Unsupported(NovaError):
+    """A well-formed version out of the site's range (406); Nova still echoes it."""
+
+    def __init__(self, requested: Version, minimum: Version, maximum: Version) -> None:
+        super().__init__(
+            406, f"Version {to_text(requested)} is not supported by the API. "
+                 f"Minimum is {to_text(minimum)} and maximum is {to_text(maximum)}.")
+        self.requested = to_text(requested)
+
+
 def negotiate(headers: Mapping[str, str], minimum: Version, maximum: Version) -> Version:
     requested = _requested(headers)
     if requested is None:
@@ -55,13 +65,10 @@ def negotiate(headers: Mapping[str, str], minimum: Version, maximum: Version) ->
         return maximum
     version = parse(requested)
     if not minimum <= version <= maximum:
-        raise NovaError(
-            406, f"Version {to_text(version)} is not supported by the API. "
-                 f"Minimum is {to_text(minimum)} and maximum is {to_text(maximum)}.")
+        raise Unsupported(version, minimum, maximum)
     return version
 
 
-def echo_headers(version: Version) -> list[tuple[str, str]]:
-    text = to_text(version)
+def echo_headers(text: str) -> list[tuple[str, str]]:
     return [(HEADER, f"compute {text}"), (LEGACY_HEADER, text),
-            ("Vary", HEADER), ("Vary", LEGACY_HEADER)]
+            ("Vary", f"{HEADER}, {LEGACY_HEADER}")]

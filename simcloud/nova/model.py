@@ -14,7 +14,9 @@ from typing import Any
 
 from simcloud.nova import states
 
-Step = tuple[float, str, "str | None", int]
+# (due, vm_state, task_state, power_state[, relaunched]): `relaunched` marks
+# the step where Nova sets launched_at again (rebuild, resize, revert).
+Step = tuple  # tuple[float, str, str | None, int] or with a trailing True
 
 NETWORK_LABEL = "private"
 AUTO_NICS: tuple[str | None, ...] = (None,)   # one NIC with an allocated address, shared
@@ -135,10 +137,11 @@ class Server:
             return False
         vanished = False
         index = 0
-        for index, (due, vm_state, task_state, power_state) in enumerate(steps):
+        for index, step in enumerate(steps):
+            due, vm_state, task_state, power_state = step[:4]
             if due > now:
                 break
-            if vm_state == states.ACTIVE and self.launched_at is None:
+            if (vm_state == states.ACTIVE and self.launched_at is None) or len(step) > 4:
                 self.launched_at = due
             if vm_state == states.DELETED and not self.deleted:
                 self.deleted = True

@@ -270,7 +270,7 @@ class ServerActions:
                             f"{self.store.quotas.metadata_items}")
         server.image_id = image.id
         if "name" in args:
-            server.name = args["name"].strip()
+            server_views.rename(server, args["name"].strip())
         if "metadata" in args:
             server.metadata = dict(args["metadata"]) or None
         for field, attr in (("description", "description"), ("key_name", "key_name"),

@@ -111,7 +111,7 @@ def _query_schema(v: tuple[int, int]) -> V.QuerySchema:
         props["changes-before"] = {"type": "string", "format": "date-time"}
     if v >= (2, 73):
         props["locked"] = {"type": "string"}
-    return V.QuerySchema(props, strict=v >= (2, 75))
+    return V.QuerySchema(props, strict=v >= (2, 75), patterns={"^_": {"type": "string"}})
 
 
 def _tenant_options(ctx: ComputeContext) -> set[str]:

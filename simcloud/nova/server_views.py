@@ -1,6 +1,7 @@
 """How a server is shown, per microversion and per caller, as Nova's view
 builder shows it: the short list entry, the full view of show/detail, and the
-reduced views update and rebuild answered before 2.75."""
+reduced views update and rebuild answered before 2.75. A deleted server (as
+`changes-since` lists it) has lost its metadata, tags, ports and addresses."""
 from __future__ import annotations
 
 import hashlib
@@ -31,6 +32,13 @@ def hostname(server: Server) -> str:
     return server.hostname if server.hostname is not None else default_hostname(server.name)
 
 
+def rename(server: Server, name: str) -> None:
+    """A new display name; the hostname stays the one made at creation."""
+    if server.hostname is None:
+        server.hostname = default_hostname(server.name)
+    server.name = name
+
+
 def host_id(server: Server) -> str:
     if not server.host:
         return ""
@@ -38,7 +46,7 @@ def host_id(server: Server) -> str:
 
 
 def _addresses(server: Server, extended: bool) -> dict:
-    if server.vm_state == states.BUILDING or not server.nics:
+    if server.vm_state == states.BUILDING or not server.nics or server.deleted:
         return {}
     result: dict[str, list[dict]] = {}
     for label, address, mac in server.addresses():
@@ -82,7 +90,7 @@ def full(ctx: ComputeContext, server: Server, *, mode: str = "show",
         "id": server.id,
         "image": _image(ctx, server),
         "links": ctx.links("servers", server.id),
-        "metadata": server.meta(),
+        "metadata": {} if server.deleted else server.meta(),
         "name": server.name,
         "status": status,
         "tenant_id": server.project_id,
@@ -100,7 +108,7 @@ def full(ctx: ComputeContext, server: Server, *, mode: str = "show",
         view["config_drive"] = "True" if server.config_drive else ""
         view["OS-SRV-USG:launched_at"] = microtime(server.launched_at)
         view["OS-SRV-USG:terminated_at"] = microtime(server.deleted_at)
-        if server.nics:
+        if server.nics and not server.deleted:   # a deleted server's ports are gone
             view["security_groups"] = [
                 {"name": name} for name in (server.security_groups or ("default",))]
         view["OS-EXT-STS:task_state"] = server.task_state
@@ -135,7 +143,7 @@ def full(ctx: ComputeContext, server: Server, *, mode: str = "show",
     if v >= (2, 19):
         view["description"] = server.description
     if v >= (2, 26):
-        view["tags"] = list(server.tags or ())
+        view["tags"] = [] if server.deleted else list(server.tags or ())
     if v >= (2, 63):
         view["trusted_image_certificates"] = None
     if v >= (2, 71) and mode != "detail":

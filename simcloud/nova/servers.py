@@ -121,7 +121,7 @@ class ServersResource:
         update_schema(context.version).validate(body)
         changes = body["server"]
         if "name" in changes:
-            server.name = changes["name"].strip()
+            server_views.rename(server, changes["name"].strip())
         if "description" in changes:
             server.description = changes["description"]
         if "hostname" in changes:

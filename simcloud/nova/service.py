@@ -7,9 +7,8 @@ from aiohttp import web
 
 from simcloud.glance.store import ImageStore
 from simcloud.nova import microversion
-from simcloud.nova.app import ComputeMiddleware
+from simcloud.nova.app import ComputeMiddleware, unknown_route
 from simcloud.nova.availability_zones import AvailabilityZonesResource
-from simcloud.nova.errors import not_found
 from simcloud.nova.flavors import FlavorsResource
 from simcloud.nova.hypervisors import HypervisorsResource
 from simcloud.nova.instance_actions import InstanceActionsResource
@@ -56,9 +55,5 @@ class NovaService:
         ]
         for resource in resources:
             app.router.add_routes(resource.routes())
-        app.router.add_route("*", "/{tail:.*}", _unknown)
+        app.router.add_route("*", "/{tail:.*}", unknown_route)
         return app
-
-
-async def _unknown(request: web.Request) -> web.Response:
-    raise not_found()

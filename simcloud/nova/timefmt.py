@@ -15,10 +15,11 @@ def isotime(ts: float | None) -> str | None:
 
 
 def microtime(ts: float | None) -> str | None:
-    """`OS-SRV-USG:launched_at`, instance actions: naive, with microseconds."""
+    """`OS-SRV-USG:launched_at`, instance actions: naive, with microseconds,
+    which are always 0 as Nova's MySQL columns keep whole seconds."""
     if ts is None:
         return None
-    return datetime.datetime.fromtimestamp(ts, _UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return datetime.datetime.fromtimestamp(int(ts), _UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def parse_iso(text: str) -> float | None:

@@ -152,11 +152,17 @@ class QuerySchema:
     """Query parameters, each a list of strings as Nova validates them;
     `strict` (2.75 on) refuses parameters it does not know."""
 
-    def __init__(self, properties: dict[str, dict], *, strict: bool) -> None:
-        schema = {"type": "object",
-                  "properties": {k: {"type": "array", "items": v}
-                                 for k, v in properties.items()},
-                  "additionalProperties": not strict}
+    def __init__(self, properties: dict[str, dict], *, strict: bool,
+                 patterns: dict[str, dict] | None = None) -> None:
+        """`patterns`: patternProperties (Nova lets `^_` names through the
+        schema of server lists to refuse them later)."""
+        schema: dict = {"type": "object",
+                        "properties": {k: {"type": "array", "items": v}
+                                       for k, v in properties.items()},
+                        "additionalProperties": not strict}
+        if patterns:
+            schema["patternProperties"] = {k: {"type": "array", "items": v}
+                                           for k, v in patterns.items()}
         self._validator = jsonschema.Draft202012Validator(schema, format_checker=_checker)
 
     def validate(self, query: Any) -> None:

@@ -67,8 +67,11 @@ async def test_flavor_management_is_admin_only_and_unique(site):
     made = await site.compute("POST", "/flavors", json=body, as_="admin", version="2.55")
     assert made.status == 200 and made.body["flavor"]["id"] == "c1"
     again = await site.compute("POST", "/flavors", json=body, as_="admin")
-    assert again.status == 409
-    assert again.body["conflictingRequest"]["message"] == (
+    assert again.status == 409     # the id is checked first, as Nova's unique keys are
+    assert again.body["conflictingRequest"]["message"] == "Flavor with ID c1 already exists."
+    same_name = await site.compute("POST", "/flavors", as_="admin", json={"flavor": {
+        **body["flavor"], "id": "c2"}})
+    assert same_name.body["conflictingRequest"]["message"] == (
         "Flavor with name c1.custom already exists.")
     same_id = await site.compute("POST", "/flavors", as_="admin", json={"flavor": {
         "name": "other", "ram": 1, "vcpus": 1, "disk": 0, "id": "c1"}})

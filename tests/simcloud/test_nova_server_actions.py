@@ -151,6 +151,7 @@ async def test_resize_confirm_and_revert_move_the_flavor_and_the_usage(site):
 
 async def test_rebuild_changes_image_name_and_metadata(site):
     server_id = await _active(site, flavor="m1.small")
+    before = (await site.compute("GET", f"/servers/{server_id}", version="2.96")).body["server"]
     ubuntu = site.image_id("ubuntu")
     tiny = await _active(site, "tiny")
     too_big = await _act(site, tiny, {"rebuild": {"imageRef": ubuntu}})
@@ -166,6 +167,10 @@ async def test_rebuild_changes_image_name_and_metadata(site):
     site.settle()
     show = (await site.compute("GET", f"/servers/{server_id}", version="2.96")).body["server"]
     assert (show["status"], show["metadata"]) == ("ACTIVE", {"v": "2"})
+    # the hostname made at creation stays; launched_at is set again, in whole seconds
+    assert show["OS-EXT-SRV-ATTR:hostname"] == "vm"
+    assert show["OS-SRV-USG:launched_at"] > before["OS-SRV-USG:launched_at"]
+    assert show["OS-SRV-USG:launched_at"].endswith(".000000")
     unknown = await _act(site, server_id, {"rebuild": {
         "imageRef": "0b6b2d8a-1111-4b2a-9a51-6c3e6e2a1f00"}})
     assert unknown.status == 400

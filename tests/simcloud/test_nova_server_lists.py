@@ -47,6 +47,15 @@ async def test_limit_marker_and_next_links_walk_every_server_once(site):
     assert seen == [f"vm{i}" for i in range(6, -1, -1)]
 
 
+async def test_next_link_keeps_the_query_sorted_with_the_marker_last(site):
+    for name in ("a", "b", "c"):
+        await site.boot(name)
+    reply = await site.compute("GET", "/servers", version="2.96",
+                               params=[("name", "."), ("limit", "2")])
+    href = reply.body["servers_links"][0]["href"]
+    assert urlsplit(href).query == f"limit=2&name=.&marker={reply.body['servers'][-1]['id']}"
+
+
 async def test_a_full_page_without_limit_has_a_link_only_at_max_limit(site):
     await site.boot("solo")
     reply = await site.compute("GET", "/servers")
@@ -161,3 +170,16 @@ async def test_only_admins_list_deleted_servers(site):
     listed = await site.compute("GET", "/servers", as_="admin",
                                 params={"all_tenants": "1", "status": "DELETED"})
     assert [s["id"] for s in listed.body["servers"]] == [server_id]
+
+
+async def test_a_deleted_server_has_lost_its_metadata_tags_and_ports(site):
+    server_id = await site.boot("gone", metadata={"k": "v"}, tags=["t"])
+    site.settle()
+    await site.compute("DELETE", f"/servers/{server_id}")
+    site.settle()
+    reply = await site.compute("GET", "/servers/detail", version="2.96",
+                               params={"changes-since": "2000-01-01T00:00:00Z"})
+    (gone,) = reply.body["servers"]
+    assert gone["status"] == "DELETED"
+    assert (gone["metadata"], gone["tags"], gone["addresses"]) == ({}, [], {})
+    assert "security_groups" not in gone and gone["name"] == "gone"

@@ -18,12 +18,18 @@ async def site():
 async def test_versions_are_unauthenticated_and_use_the_request_host(site):
     listing = await site.call("GET", "/compute/", as_=None)
     assert listing.status == 200
-    (v21,) = listing.body["versions"]
+    v20, v21 = listing.body["versions"]
+    assert (v20["id"], v20["status"]) == ("v2.0", "DEPRECATED")
     assert (v21["id"], v21["min_version"], v21["version"]) == ("v2.1", "2.1", "2.96")
     host = str(site.client.make_url("/")).rstrip("/")
     assert v21["links"][0]["href"] == f"{host}/compute/v2.1/"
+    assert "x-openstack-request-id" not in listing.headers     # outside Nova's pipeline
     doc = await site.call("GET", "/compute/v2.1/", as_=None)
     assert doc.body["version"]["media-types"][0]["base"] == "application/json"
+    assert doc.headers["OpenStack-API-Version"] == "compute 2.1"
+    assert doc.headers["Content-Type"] == "application/json"
+    legacy = await site.call("GET", "/compute/v2/", as_=None)
+    assert legacy.body["version"]["id"] == "v2.0"
 
 
 async def test_missing_or_unknown_token_is_401_as_keystonemiddleware_answers(site):
@@ -40,8 +46,7 @@ async def test_microversion_negotiation_and_echo(site):
     assert reply.status == 200
     assert reply.headers["OpenStack-API-Version"] == "compute 2.60"
     assert reply.headers["X-OpenStack-Nova-API-Version"] == "2.60"
-    assert set(reply.headers.getall("Vary")) == {"OpenStack-API-Version",
-                                                  "X-OpenStack-Nova-API-Version"}
+    assert reply.headers.getall("Vary") == ["OpenStack-API-Version, X-OpenStack-Nova-API-Version"]
     assert reply.headers["x-compute-request-id"] == reply.headers["x-openstack-request-id"]
     legacy = await site.compute("GET", "/servers",
                                 headers={"X-OpenStack-Nova-API-Version": "2.10"})
@@ -161,9 +166,10 @@ async def test_update_changes_name_description_and_access_ips(site):
     assert (server["name"], server["description"], server["accessIPv4"]) == (
         "after", "renamed", "192.0.2.7")
     assert "OS-EXT-STS:vm_state" not in server      # the reduced update view before 2.75
-    full = (await site.compute("PUT", f"/servers/{server_id}", version="2.75",
+    full = (await site.compute("PUT", f"/servers/{server_id}", version="2.90",
                                json={"server": {"name": "again"}})).body["server"]
     assert "OS-EXT-STS:vm_state" in full
+    assert full["OS-EXT-SRV-ATTR:hostname"] == "before"     # made once, at creation
     bad = await site.compute("PUT", f"/servers/{server_id}", version="2.1",
                              json={"server": {"description": "too early"}})
     assert bad.status == 400
@@ -255,8 +261,14 @@ async def test_instance_quota_is_enforced_per_project():
 
 
 async def test_unknown_paths_and_bad_bodies(site):
-    missing = await site.compute("GET", "/nothing-here")
-    assert missing.status == 404 and "itemNotFound" in missing.body
+    missing = await site.compute("GET", "/nothing-here")   # Nova's router: webob's 404
+    assert missing.status == 404 and missing.body["code"] == "404 Not Found"
+    assert "OpenStack-API-Version" not in missing.headers
+    wrong_method = await site.compute("PATCH", "/flavors", json={})
+    assert wrong_method.status == 404 and wrong_method.body["title"] == "Not Found"
+    refused = await site.compute("GET", "/servers", version="2.999")
+    assert refused.status == 406 and refused.headers["OpenStack-API-Version"] == "compute 2.999"
+    assert refused.headers["Content-Type"] == "application/json; charset=UTF-8"
     malformed = await site.call("POST", "/compute/v2.1/servers", headers={
         "Content-Type": "application/json"}, json=None)
     assert malformed.status == 400

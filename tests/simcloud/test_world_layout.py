@@ -116,3 +116,18 @@ def test_tenant_reaches_each_site_through_its_region(world: World) -> None:
             conn.close()
     versions = requests.get(world.site("site3").url + "/compute/", timeout=5).json()["versions"]
     assert [v["version"] for v in versions if v["id"] == "v2.1"] == ["2.60"]
+
+
+def test_preloaded_images_belong_to_the_admin_project(world: World, login) -> None:
+    """As the cloud admin uploaded them: Glance always records an owner."""
+    admin_project = world.keystone.store.project_by_name("admin", "default").id
+    session = login("demo")
+    images = session.get(world.site("site1").image_url + "/v2/images").json()["images"]
+    assert images and {image["owner"] for image in images} == {admin_project}
+
+
+def test_site_config_quotas_from_a_mapping() -> None:
+    """A --site-config file gives quotas as a mapping."""
+    world = World(1, site_overrides={"site1": {"quotas": {"instances": 10, "cores": 20}}})
+    (config,) = world._configs
+    assert (config.quotas.instances, config.quotas.cores) == (10, 20)

@@ -10,7 +10,8 @@ import requests
 
 # Headers compared between targets (lower case).
 COMPARED_HEADERS = ("content-type", "openstack-api-version", "x-openstack-nova-api-version",
-                    "vary", "x-openstack-request-id", "x-compute-request-id", "location")
+                    "vary", "x-openstack-request-id", "x-compute-request-id", "location",
+                    "www-authenticate")
 
 
 @dataclasses.dataclass

@@ -105,7 +105,8 @@ class Scenario:
         return self.r.exchanges
 
     def versions(self) -> None:
-        for step, path in (("root", "/"), ("v2.1", "/v2.1"), ("v2.1-slash", "/v2.1/")):
+        for step, path in (("root", "/"), ("v2.1", "/v2.1"), ("v2.1-slash", "/v2.1/"),
+                           ("v2", "/v2"), ("v2-slash", "/v2/")):
             self.r.call(f"versions.compute.{step}", "GET", path, service="compute-root", who=None)
         self.r.call("versions.compute.v2.1-with-token", "GET", "/v2.1/",
                     service="compute-root", who="tenant")
