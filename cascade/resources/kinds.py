@@ -28,8 +28,11 @@ class Kind:
     # query filter -> kind of id it carries (translated per site; a filter
     # whose id has no copy in a site means that site has no match)
     filter_ids: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    # fields holding a site's availability zone, shown as the site's cascade AZ
+    # fields holding the zone a resource is in: always the site's cascade AZ
+    # (placed in a site, it is in that zone even before the site schedules it)
     az_fields: tuple[str, ...] = ()
+    # fields holding a zone the tenant asked for: the site's cascade AZ when set
+    requested_az_fields: tuple[str, ...] = ()
     # metadata key a bottom copy carries its top id under (hidden from tenants)
     stamp_key: str | None = None
     # where bottom copies live: "one" site (routed), or "many" (top-owned, a copy per site)
@@ -52,7 +55,8 @@ SERVER = Kind(
     },
     links={"links": "server", "image.links": "image", "flavor.links": "flavor"},
     filter_ids={"image": "image", "flavor": "flavor"},
-    az_fields=("OS-EXT-AZ:availability_zone", "pinned_availability_zone"),
+    az_fields=("OS-EXT-AZ:availability_zone",),
+    requested_az_fields=("pinned_availability_zone",),
     stamp_key=STAMP_KEY,
 )
 

@@ -229,6 +229,8 @@ def _unversioned(base_url: str) -> str:
 
 def _show_site_az(kind: Kind, row: dict, site: Site) -> None:
     for path in kind.az_fields:
+        paths.update(row, path, lambda zone: site.availability_zone)
+    for path in kind.requested_az_fields:
         paths.update(row, path, lambda zone: site.availability_zone if zone else zone)
 
 

@@ -30,6 +30,7 @@ from cascade.sites.versions import APIVersion
 
 LOG = logging.getLogger(__name__)
 
+NO_BODY_HEADERS = ("Content-Type",)
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_DELAY = 0.2
 
@@ -242,8 +243,11 @@ class SiteClient:
             client_timeout = aiohttp.ClientTimeout(total=max(ends_at - clock(), 0.001),
                                                    sock_connect=self._settings.connect_timeout)
             try:
+                # without a body, no Content-Type: aiohttp would say octet-stream, which Nova refuses (415)
                 async with self._session().request(method, url, headers=headers, json=json, params=params,
-                                                   timeout=client_timeout) as resp:
+                                                   timeout=client_timeout,
+                                                   skip_auto_headers=NO_BODY_HEADERS if json is None else ()
+                                                   ) as resp:
                     raw = await resp.read()
                     response = _response(resp, raw)
                 break

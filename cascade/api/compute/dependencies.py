@@ -181,18 +181,23 @@ async def adopt_image(rt: Runtime, site: Site, body: dict) -> str:
     return image.id
 
 
-async def image_copies(rt: Runtime, ctx: RequestContext, image_id: str) -> dict[str, str]:
-    """{site id: bottom id} of a top image the tenant may use; Nova's 400 when none."""
+IMAGE_NOT_FOUND = "Can not find requested image"   # Nova's words on a create
+
+
+async def image_copies(rt: Runtime, ctx: RequestContext, image_id: str, *,
+                       missing: str = IMAGE_NOT_FOUND) -> dict[str, str]:
+    """{site id: bottom id} of a top image the tenant may use; a 400 saying
+    `missing` (the wording of the Nova call at hand) when none."""
     try:
         image = await rt.images.get(image_id)
     except errors.NotFound:
-        raise errors.BadRequest(f"Image {image_id} could not be found.") from None
+        raise errors.BadRequest(missing) from None
     if image.owner is not None and image.owner != ctx.project_id and not ctx.is_admin:
-        raise errors.BadRequest(f"Image {image_id} could not be found.")
+        raise errors.BadRequest(missing)
     copies = {route.site_id: route.bottom_id for route in await rt.routes.routes_of("image", image_id)
               if route.bottom_id and route.state == "bound"}
     if not copies:
-        raise errors.BadRequest(f"Image {image_id} could not be found.")
+        raise errors.BadRequest(missing)
     return copies
 
 

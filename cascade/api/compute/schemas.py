@@ -4,6 +4,8 @@ of reporting a body that does not match ("Invalid input for field/attribute
 from __future__ import annotations
 
 import functools
+import unicodedata
+import uuid
 from typing import Any
 
 import jsonschema
@@ -11,7 +13,7 @@ import jsonschema
 from cascade import errors
 from cascade.sites.versions import APIVersion
 
-_name = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^(?!\s).*(?<!\s)$"}
+_name = {"type": "string", "minLength": 1, "maxLength": 255, "format": "name"}
 _metadata = {
     "type": "object",
     "patternProperties": {"^[a-zA-Z0-9-_:. ]{1,255}$": {"type": "string", "maxLength": 255}},
@@ -43,7 +45,7 @@ _bdm = {
 # field -> (first microversion that accepts it, last microversion that accepts it)
 _SERVER_FIELDS: dict[str, tuple[dict, str, str | None]] = {
     "name": (_name, "2.1", None),
-    "imageRef": ({"type": "string"}, "2.1", None),
+    "imageRef": ({"oneOf": [{"type": "string", "format": "uuid"}, {"type": "string", "maxLength": 0}]}, "2.1", None),
     "flavorRef": ({"type": ["string", "integer"], "minLength": 1}, "2.1", None),
     "adminPass": ({"type": "string"}, "2.1", None),
     "metadata": (_metadata, "2.1", None),
@@ -115,16 +117,52 @@ METADATA_SCHEMA = {"type": "object", "properties": {"metadata": _metadata}, "req
 METADATA_ITEM_SCHEMA = {"type": "object", "properties": {"meta": {**_metadata, "minProperties": 1, "maxProperties": 1}},
                         "required": ["meta"], "additionalProperties": False}
 
+class InvalidName(ValueError):
+    """A name Nova refuses, with Nova's whole message."""
+
+
 _FORMATS = jsonschema.FormatChecker(["ipv4", "ipv6"])
 
 
+@_FORMATS.checks("uuid")
+def _is_uuid(value: Any) -> bool:
+    """Nova takes any spelling Python's UUID reads (with or without dashes,
+    braces or a urn: prefix) whose hex digits it keeps."""
+    if not isinstance(value, str):
+        return True
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        return False
+    digits = value.replace("urn:", "").replace("uuid:", "").strip("{}").replace("-", "").lower()
+    return parsed.hex == digits
+
+
+def _printable(char: str) -> bool:
+    category = unicodedata.category(char)
+    return category[0] != "C" and category not in ("Zl", "Zp")
+
+
+@_FORMATS.checks("name", raises=InvalidName)
+def _is_name(value: Any) -> bool:
+    """Printable characters (spaces too), neither first nor last a space."""
+    if isinstance(value, str) and all(map(_printable, value)) and not (
+            value and "Zs" in (unicodedata.category(value[0]), unicodedata.category(value[-1]))):
+        return True
+    raise InvalidName("An invalid 'name' value was provided. The name must be: printable characters. "
+                      "Can not start or end with whitespace.")
+
+
 def validate(body: Any, schema: dict) -> None:
-    """Raise Nova's 400 for a body that does not match `schema`."""
+    """Raise Nova's 400 for a body that does not match `schema`, worded as
+    Nova words it: the innermost field's name and value, then the reason."""
     validator = jsonschema.Draft4Validator(schema, format_checker=_FORMATS)
     error = jsonschema.exceptions.best_match(validator.iter_errors(body))
     if error is None:
         return
-    if error.validator == "additionalProperties":
-        raise errors.BadRequest(error.message)
-    path = "/".join(str(p) for p in error.path) or "body"
-    raise errors.BadRequest(f"Invalid input for field/attribute {path}. Value: {error.instance}. {error.message}")
+    if isinstance(error.cause, InvalidName):
+        raise errors.BadRequest(str(error.cause))
+    if error.path:
+        raise errors.BadRequest(f"Invalid input for field/attribute {error.path[-1]}. "
+                                f"Value: {error.instance}. {error.message}")
+    raise errors.BadRequest(error.message)

@@ -15,6 +15,8 @@ from cascade.api.compute.servers import not_found, reference_id
 from cascade.resources.kinds import SERVER, STAMP_KEY
 from cascade.sites.versions import at_least
 
+REBUILD_IMAGE_NOT_FOUND = "Cannot find image for rebuild"
+
 
 async def _to_bottom(rt, ctx, target: patterns.Target, action: str, payload):
     if not isinstance(payload, dict):
@@ -27,9 +29,9 @@ async def _to_bottom(rt, ctx, target: patterns.Target, action: str, payload):
     if action == "rebuild":
         if "imageRef" in payload:
             image_id = reference_id(payload["imageRef"])
-            copies = await dependencies.image_copies(rt, ctx, image_id)
+            copies = await dependencies.image_copies(rt, ctx, image_id, missing=REBUILD_IMAGE_NOT_FOUND)
             if target.site.id not in copies:
-                raise errors.BadRequest(f"Image {image_id} could not be found.")
+                raise errors.BadRequest(REBUILD_IMAGE_NOT_FOUND)
             payload["imageRef"] = copies[target.site.id]
         if isinstance(payload.get("metadata"), dict):
             payload["metadata"] = {**payload["metadata"], STAMP_KEY: target.route.top_id}

@@ -149,7 +149,7 @@ async def _bdm_to_bottom(rt: Runtime, ctx: RequestContext, mappings: list[dict],
         if bdm.get("source_type") == "image" and bdm.get("uuid"):
             copies = await dependencies.image_copies(rt, ctx, bdm["uuid"])
             if site.id not in copies:
-                raise errors.BadRequest(f"Image {bdm['uuid']} could not be found.")
+                raise errors.BadRequest(dependencies.IMAGE_NOT_FOUND)
             bdm["uuid"] = copies[site.id]
         elif bdm.get("source_type") in ("volume", "snapshot"):
             raise errors.BadRequest(f"Volume {bdm.get('uuid')} could not be found.")

@@ -193,9 +193,12 @@ async def test_pinned_zone_shows_site_zone_only_when_set():
     assert [s["OS-EXT-AZ:availability_zone"] for s in shown] == ["az-a", "az-a"]
 
 
-async def test_unscheduled_server_keeps_its_empty_zone():
-    shown = await Translator(standard_routes()).to_top(SERVER, SITE, nova_server("b-srv-1", az=""), base_url=BASE)
-    assert shown["OS-EXT-AZ:availability_zone"] == ""
+async def test_a_server_the_site_has_not_scheduled_yet_is_already_in_the_sites_zone():
+    # the cascade placed it: it is in that zone however far the site got
+    bottom = {**nova_server("b-srv-1", az=""), "pinned_availability_zone": None}
+    shown = await Translator(standard_routes()).to_top(SERVER, SITE, bottom, base_url=BASE)
+    assert shown["OS-EXT-AZ:availability_zone"] == SITE.availability_zone
+    assert shown["pinned_availability_zone"] is None, "no zone was pinned in the site"
 
 
 async def test_detail_list_batches_one_lookup_per_kind_and_drops_foreign_rows():

@@ -126,6 +126,14 @@ async def test_project_templates_are_filled_and_queries_merged(fake, client):
         await client.request("network", "GET", "v2.0/networks", token="t")
 
 
+async def test_a_call_without_a_body_names_no_content_type(fake, client):
+    # aiohttp would otherwise say application/octet-stream, which Nova answers with 415
+    await client.request("compute", "PUT", "/servers/x/tags/t", token="t", microversion="2.26")
+    assert "Content-Type" not in fake.seen[-1].headers
+    await client.request("compute", "PUT", "/servers/x/tags", token="t", json={"tags": []})
+    assert fake.seen[-1].headers["Content-Type"] == "application/json"
+
+
 async def test_json_bodies_go_out_and_non_json_answers_keep_their_text(fake, client):
     await client.request("compute", "POST", "/servers", token="t", json={"server": {"name": "vm"}})
     assert fake.bodies[-1] == b'{"server": {"name": "vm"}}'
