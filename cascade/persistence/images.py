@@ -97,6 +97,24 @@ class ImageStore:
             row.updated_at = utcnow()
             return _image(row)
 
+    async def rekey(self, image_id: str, owner: str | None, name: str | None, checksum: str | None,
+                    data: Mapping[str, Any]) -> Image:
+        """Give a record its full identity (a copy first seen without data
+        has no checksum yet); Conflict when another record holds it."""
+        try:
+            async with self._db.session() as session:
+                row = await session.get(ImageRow, image_id)
+                if row is None:
+                    raise _not_found(image_id)
+                row.owner, row.name, row.checksum = owner, name, checksum
+                row.identity_key = identity_key(owner, name, checksum)
+                row.data = dict(data)
+                row.updated_at = utcnow()
+                await session.flush()
+                return _image(row)
+        except IntegrityError:
+            raise Conflict(f"Image with identity ({owner}, {name}, {checksum}) already exists.") from None
+
     async def list(self, *, visible_to: str | None = None, limit: int | None = None) -> builtins.list[Image]:
         """Image records by creation; with `visible_to`, only that project's and the public ones."""
         query = select(ImageRow).order_by(ImageRow.created_at, ImageRow.id)

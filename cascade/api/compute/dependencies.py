@@ -173,12 +173,39 @@ async def adopt_image(rt: Runtime, site: Site, body: dict) -> str:
     """The top id of a site's image, making the top image on first sight."""
     known = await rt.routes.top_ids("image", site.id, [body["id"]])
     if body["id"] in known:
+        if body.get("checksum"):
+            return await _complete_identity(rt, site, known[body["id"]], body)
         return known[body["id"]]
     image, _ = await rt.images.get_or_create(image_owner(body), body.get("name"), body.get("checksum"), body)
     async with _lock("image", image.id, site.id):
         if image.id not in await rt.routes.bottom_ids("image", site.id, [image.id]):
             await _bind(rt, "image", image.id, site, body["id"], project_id=image.owner)
     return image.id
+
+
+async def _complete_identity(rt: Runtime, site: Site, top_id: str, body: dict) -> str:
+    """A copy first seen before its data arrived (queued) made a top image
+    without checksum. Now that the copy has one, the top image takes it; if
+    another top image already has that identity (the same bytes adopted
+    from another site meanwhile), the copy joins that one instead, and the
+    incomplete one goes once no copy is left in it."""
+    image = await rt.images.get(top_id)
+    if image.checksum is not None:
+        return top_id
+    owner, name, checksum = image_owner(body), body.get("name"), body["checksum"]
+    try:
+        await rt.images.rekey(top_id, owner, name, checksum, body)
+        return top_id
+    except errors.Conflict:
+        pass
+    other = await rt.images.find(owner, name, checksum)
+    await rt.routes.forget("image", top_id, site_id=site.id)
+    async with _lock("image", other.id, site.id):
+        if other.id not in await rt.routes.bottom_ids("image", site.id, [other.id]):
+            await _bind(rt, "image", other.id, site, body["id"], project_id=other.owner)
+    if not await rt.routes.routes_of("image", top_id):
+        await rt.images.delete(top_id)
+    return other.id
 
 
 IMAGE_NOT_FOUND = "Can not find requested image"   # Nova's words on a create

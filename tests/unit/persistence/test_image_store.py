@@ -72,3 +72,16 @@ async def test_update_data_list_and_delete(database: Database) -> None:
         await store.update_data(public.id, {})
     with pytest.raises(NotFound):
         await store.delete(public.id)
+
+
+async def test_rekey_completes_an_identity_unless_another_record_holds_it(database: Database) -> None:
+    store = ImageStore(database)
+    queued, _ = await store.get_or_create(None, "late", None, {"status": "queued"})
+    done = await store.rekey(queued.id, None, "late", "md5-a", {"status": "active"})
+    assert (done.id, done.checksum, done.data) == (queued.id, "md5-a", {"status": "active"})
+    assert await store.find(None, "late", "md5-a") == done
+    assert await store.find(None, "late", None) is None
+    other, _ = await store.get_or_create(None, "late", None, {"status": "queued"})
+    with pytest.raises(Conflict):
+        await store.rekey(other.id, None, "late", "md5-a", {})
+    assert (await store.get(other.id)).checksum is None, "a refused rekey changes nothing"
