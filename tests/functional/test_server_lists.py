@@ -25,14 +25,18 @@ def fleet(demo, cloud):
         cloud.compute.delete_server(server)
 
 
-def union_of_sites(demo, sites, **query):
-    """Every cascade server in the sites, with its site's position."""
+def merged_union(demo, sites, value, *, reverse: bool, **query) -> list[str]:
+    """Top ids of the sites' own lists (asked with the same filters and
+    sort), merged as the cascade promises: by the sort value, ties by site
+    order, then by each site's own order."""
     rows = []
     for position, zone in enumerate(demo.zones):
-        for server in sites[zone].compute.servers(details=True, **query):
+        for index, server in enumerate(sites[zone].compute.servers(details=True, **query)):
             if STAMP in server.metadata:
-                rows.append((server, position))
-    return rows
+                rows.append((value(server), position, index, server.metadata[STAMP]))
+    rows.sort(key=lambda row: row[1:3])
+    rows.sort(key=lambda row: row[0], reverse=reverse)   # stable: ties keep site order
+    return [row[3] for row in rows]
 
 
 def walk(cloud, limit, **query):
@@ -47,19 +51,19 @@ def walk(cloud, limit, **query):
 
 
 def test_pages_equal_the_merged_union_in_order(demo, cloud, sites, fleet):
-    everything = walk(cloud, limit=4, name=f"^{fleet}")
-    union = union_of_sites(demo, sites, name=f"^{fleet}")
-    assert sorted(s.id for s in everything) == sorted(s.metadata[STAMP] for s, _ in union)
-    assert len({s.id for s in everything}) == len(everything) == PER_ZONE * len(demo.zones)
-    position = {s.metadata[STAMP]: p for s, p in union}
-    keys = [(s.created_at, -position[s.id]) for s in everything]
-    assert keys == sorted(keys, reverse=True), "default order is created_at desc, then site order"
+    everything = [s.id for s in walk(cloud, limit=4, name=f"^{fleet}")]
+    assert len(set(everything)) == len(everything) == PER_ZONE * len(demo.zones)
+    assert everything == merged_union(demo, sites, lambda s: s.created_at, reverse=True, name=f"^{fleet}",
+                                      sort_key="created_at", sort_dir="desc"), \
+        "default order is created_at desc, then site order, then each site's order"
 
 
 @pytest.mark.parametrize("direction", ["asc", "desc"])
-def test_sort_by_name_across_sites(demo, cloud, fleet, direction):
-    names = [s.name for s in walk(cloud, limit=2, name=f"^{fleet}", sort_key="display_name", sort_dir=direction)]
-    assert names == sorted(names, reverse=direction == "desc") and len(names) == PER_ZONE * len(demo.zones)
+def test_sort_by_name_across_sites(demo, cloud, sites, fleet, direction):
+    walked = walk(cloud, limit=2, name=f"^{fleet}", sort_key="display_name", sort_dir=direction)
+    assert [s.id for s in walked] == merged_union(demo, sites, lambda s: s.name, reverse=direction == "desc",
+                                                  name=f"^{fleet}", sort_key="display_name", sort_dir=direction)
+    assert len(walked) == PER_ZONE * len(demo.zones)
 
 
 def test_filter_by_flavor_and_zone_translate_per_site(demo, cloud, fleet):
