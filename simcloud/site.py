@@ -30,7 +30,7 @@ class SiteConfig:
     region: str                             # "site1"
     availability_zone: str = "nova"         # the site's own AZ name, as a real Nova has it
     min_microversion: str = "2.1"
-    max_microversion: str = "2.96"
+    max_microversion: str = "2.104"
     vcpus: int = 1000
     ram_mb: int = 1024000
     disk_gb: int = 100000

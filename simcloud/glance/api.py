@@ -185,7 +185,7 @@ class GlanceAPI:
                       if _matches(img, query, token.project_id, token.is_admin)]
 
         def sort_key(img: Image) -> tuple:
-            return tuple(_asc_key(getattr(img, k)) if d == "asc" else _Desc(getattr(img, k))
+            return tuple(_asc_key(_sort_value(img, k)) if d == "asc" else _Desc(_sort_value(img, k))
                          for k, d in zip(keys, dirs))
         candidates.sort(key=sort_key)
         marker = query.get("marker")
@@ -204,6 +204,12 @@ class GlanceAPI:
         if page and len(page) == limit:
             body["next"] = "/v2/images?" + urlencode(params + [("marker", page[-1].id)])
         return json_response(body)
+
+
+def _sort_value(image: Image, key: str) -> object:
+    """Times compare at whole seconds, as Glance's MySQL columns keep them."""
+    value = getattr(image, key)
+    return int(value) if key in ("created_at", "updated_at") else value
 
 
 def _parse_limit(text: str | None) -> int:

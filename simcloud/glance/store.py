@@ -99,8 +99,9 @@ class ImageStore:
         self.images: dict[str, Image] = {}
         self._seq = itertools.count(1)
         now = clock()
+        # uploaded one after the other, a second apart, the last one now
         for offset, spec in enumerate(specs):
-            self.add_spec(spec, now + offset * 0.001)
+            self.add_spec(spec, now - (len(specs) - 1 - offset))
 
     def add_spec(self, spec: ImageSpec, created_at: float | None = None) -> Image:
         created = self.clock() if created_at is None else created_at

@@ -1,7 +1,8 @@
 """Flavors (`/flavors`, `/flavors/detail`, create/delete/update for admins)
 and their extra specs (`/flavors/{id}/os-extra_specs`), with the view fields
 each microversion adds or drops (2.55 description, 2.61 extra_specs, 2.75
-integer swap)."""
+integer swap, 2.102 no rxtx_factor nor OS-FLV-DISABLED:disabled, and a `name`
+filter)."""
 from __future__ import annotations
 
 import functools
@@ -41,12 +42,24 @@ _UPDATE_BODY = V.BodySchema({"type": "object", "properties": {"flavor": {
 _SPECS_BODY = V.BodySchema({"type": "object", "properties": {"extra_specs": _EXTRA_SPECS},
                             "required": ["extra_specs"], "additionalProperties": False})
 _SPEC_ITEM_BODY = V.BodySchema(dict(_EXTRA_SPECS, minProperties=1))
-_INDEX_QUERY = {strict: V.QuerySchema({
+_INDEX_PARAMS = {
     "limit": V.NON_NEGATIVE_INTEGER, "marker": {"type": "string"},
     "is_public": {"type": "string"}, "minRam": {"type": "string"},
     "minDisk": {"type": "string"}, "sort_key": {"type": "string", "enum": _SORT_KEYS},
-    "sort_dir": {"type": "string", "enum": ["asc", "desc"]}}, strict=strict)
-    for strict in (False, True)}
+    "sort_dir": {"type": "string", "enum": ["asc", "desc"]}}
+_INDEX_QUERY = {
+    "2.1": V.QuerySchema(_INDEX_PARAMS, strict=False),
+    "2.75": V.QuerySchema(_INDEX_PARAMS, strict=True),
+    "2.102": V.QuerySchema({**_INDEX_PARAMS, "name": {"type": "string"}, "sort_key": {
+        "type": "string", "enum": [k for k in _SORT_KEYS if k != "rxtx_factor"]}},
+        strict=True),
+}
+
+
+def _index_query(version: tuple[int, int]) -> V.QuerySchema:
+    if version >= (2, 102):
+        return _INDEX_QUERY["2.102"]
+    return _INDEX_QUERY["2.75" if version >= (2, 75) else "2.1"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -64,6 +77,8 @@ def create_schema(version: tuple[int, int]) -> V.BodySchema:
     }
     if version >= (2, 55):
         props["description"] = _FLAVOR_DESCRIPTION
+    if version >= (2, 102):
+        del props["rxtx_factor"]
     return V.BodySchema({"type": "object", "properties": {"flavor": {
         "type": "object", "properties": props, "required": ["name", "ram", "vcpus", "disk"],
         "additionalProperties": False}}, "required": ["flavor"], "additionalProperties": False})
@@ -77,10 +92,11 @@ def flavor_view(context: ComputeContext, flavor: Flavor, *, brief: bool = False)
             "ram": flavor.ram, "disk": flavor.disk,
             "swap": flavor.swap if context.version >= (2, 75) else (flavor.swap or ""),
             "OS-FLV-EXT-DATA:ephemeral": flavor.ephemeral,
-            "OS-FLV-DISABLED:disabled": flavor.disabled, "vcpus": flavor.vcpus,
-            "os-flavor-access:is_public": flavor.is_public,
-            "rxtx_factor": flavor.rxtx_factor,
+            "vcpus": flavor.vcpus, "os-flavor-access:is_public": flavor.is_public,
         })
+        if context.version < (2, 102):
+            view["OS-FLV-DISABLED:disabled"] = flavor.disabled
+            view["rxtx_factor"] = flavor.rxtx_factor
         if context.version >= (2, 61):
             view["extra_specs"] = dict(flavor.extra_specs)
     if context.version >= (2, 55):
@@ -114,7 +130,7 @@ class FlavorsResource:
     def _select(self, request: web.Request) -> list[Flavor]:
         context = ctx(request)
         query = request.query
-        _INDEX_QUERY[context.version >= (2, 75)].validate(query)
+        _index_query(context.version).validate(query)
         flavors = list(self.store.flavors.values())
         if context.is_admin:
             is_public = query.get("is_public")
@@ -135,6 +151,9 @@ class FlavorsResource:
                 except ValueError:
                     raise bad_request(f"Invalid {param} filter [{query[param]}]") from None
                 flavors = [f for f in flavors if getattr(f, attr) >= minimum]
+        if context.version >= (2, 102) and "name" in query:    # a regular expression
+            pattern = V.regex(query["name"])
+            flavors = [f for f in flavors if pattern.search(f.name)]
         key = query.get("sort_key") or "flavorid"
         descending = (query.get("sort_dir") or "asc") == "desc"
 
@@ -169,6 +188,7 @@ class FlavorsResource:
 
     async def show(self, request: web.Request) -> web.Response:
         context = ctx(request)
+        V.no_query(context.version, request.query)
         flavor = self._visible(context, request.match_info["flavor_id"])
         return respond({"flavor": flavor_view(context, flavor)})
 
@@ -226,10 +246,12 @@ class FlavorsResource:
         return self._visible(context, request.match_info["flavor_id"])
 
     async def specs_index(self, request: web.Request) -> web.Response:
+        V.no_query(ctx(request).version, request.query)
         flavor = self._visible(ctx(request), request.match_info["flavor_id"])
         return respond({"extra_specs": dict(flavor.extra_specs)})
 
     async def specs_show(self, request: web.Request) -> web.Response:
+        V.no_query(ctx(request).version, request.query)
         flavor = self._visible(ctx(request), request.match_info["flavor_id"])
         key = request.match_info["key"]
         if key not in flavor.extra_specs:

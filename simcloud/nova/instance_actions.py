@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from simcloud.nova import validation as V
 from simcloud.nova.app import respond
 from simcloud.nova.context import ComputeContext, ctx
 from simcloud.nova.errors import instance_not_found, not_found
@@ -71,6 +72,7 @@ class InstanceActionsResource:
         return respond({"instanceActions": [_view(context, server, a) for a in actions]})
 
     async def show(self, request: web.Request) -> web.Response:
+        V.no_query(ctx(request).version, request.query)
         context, server = self._server(request)
         request_id = request.match_info["request_id"]
         action = next((a for a in actions_of(server) if a.request_id == request_id), None)

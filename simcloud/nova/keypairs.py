@@ -22,6 +22,12 @@ _INDEX_QUERY = {strict: V.QuerySchema({"limit": V.NON_NEGATIVE_INTEGER,
                                       "marker": {"type": "string"},
                                       "user_id": {"type": "string"}}, strict=strict)
                 for strict in (False, True)}
+_ONE_QUERY = V.QuerySchema({"user_id": {"type": "string"}}, strict=True)   # show, delete
+
+
+def _check_one_query(context: ComputeContext, request: web.Request) -> None:
+    if context.version >= (2, 75):
+        _ONE_QUERY.validate(request.query)
 
 
 @functools.lru_cache(maxsize=None)
@@ -96,6 +102,7 @@ class KeypairsResource:
 
     async def show(self, request: web.Request) -> web.Response:
         context = ctx(request)
+        _check_one_query(context, request)
         user_id = self._user(context, request.query.get("user_id"), "show")
         keypair = self._find(user_id, request.match_info["name"])
         fields = ("name", "public_key", "fingerprint", "user_id", "created_at", "deleted",
@@ -132,6 +139,7 @@ class KeypairsResource:
 
     async def delete(self, request: web.Request) -> web.Response:
         context = ctx(request)
+        _check_one_query(context, request)
         user_id = self._user(context, request.query.get("user_id"), "delete")
         name = request.match_info["name"]
         self._find(user_id, name)

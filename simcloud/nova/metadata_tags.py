@@ -61,10 +61,12 @@ class MetadataResource:
         server.updated_at = max(server.updated_at, self.store.clock())
 
     async def index(self, request: web.Request) -> web.Response:
+        V.no_query(ctx(request).version, request.query)
         _, server = self._server(request)
         return respond({"metadata": server.meta()})
 
     async def show(self, request: web.Request) -> web.Response:
+        V.no_query(ctx(request).version, request.query)
         _, server = self._server(request)
         key = request.match_info["key"]
         metadata = server.meta()

@@ -114,6 +114,8 @@ class Server:
     volumes: tuple[str, ...] | None = None
     fault: tuple[int, str, float] | None = None      # (code, message, created)
     actions: list[Action] | None = None
+    image_props: dict[str, str] | None = None        # 2.98: kept from the image at (re)build
+    scheduler_hints: dict[str, list[str]] | None = None   # 2.100: as given at creation
 
     @property
     def status(self) -> str:

@@ -21,7 +21,8 @@ from simcloud.nova.app import respond
 from simcloud.nova.context import ComputeContext, ctx
 from simcloud.nova.errors import (bad_request, forbidden, invalid_state, policy_forbidden)
 from simcloud.nova.model import Server
-from simcloud.nova.server_create import check_image_fits, generate_password, id_from_href
+from simcloud.nova.server_create import (check_image_fits, generate_password, id_from_href,
+                                         image_props_of)
 from simcloud.nova.servers import check_lock, find_server, record
 from simcloud.nova.store import ComputeStore
 
@@ -269,6 +270,7 @@ class ServerActions:
             raise forbidden(f"Maximum number of metadata items exceeds "
                             f"{self.store.quotas.metadata_items}")
         server.image_id = image.id
+        server.image_props = image_props_of(image)
         if "name" in args:
             server_views.rename(server, args["name"].strip())
         if "metadata" in args:

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from simcloud.glance.store import Image, ImageStore
-from simcloud.nova import lifecycle
+from simcloud.nova import image_props, lifecycle
 from simcloud.nova import validation as V
 from simcloud.nova.context import ComputeContext
 from simcloud.nova.errors import bad_request, forbidden, policy_forbidden
@@ -102,6 +102,17 @@ def create_schema(version: tuple[int, int]) -> V.BodySchema:
         "required": ["server"], "additionalProperties": False})
 
 
+def image_props_of(image: Image | None) -> dict[str, str] | None:
+    return image_props.shown(image.properties) if image is not None else None
+
+
+def scheduler_hints(body: dict) -> dict[str, list[str]] | None:
+    """As Nova's request spec keeps them: every value a list of strings."""
+    given = body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}
+    return {key: [str(v) for v in value] if isinstance(value, list) else [str(value)]
+            for key, value in given.items()} or None
+
+
 def id_from_href(ref: Any) -> str:
     return urlsplit(str(ref)).path.split("/")[-1]
 
@@ -167,6 +178,9 @@ class ServerCreator:
                                         if sg.get("name")})) or None
         volumes = tuple(b["uuid"] for b in spec.get("block_device_mapping_v2", [])
                         if b.get("source_type") == "volume" and b.get("uuid")) or None
+        image = self.images.get(image_id) if image_id else None
+        image_props = image_props_of(image)
+        hints = scheduler_hints(body)
         servers = []
         for index in range(count):
             now = self.store.creation_time()
@@ -186,7 +200,8 @@ class ServerCreator:
                 metadata=dict(metadata) or None,
                 tags=sorted(set(spec["tags"])) if spec.get("tags") else None,
                 security_groups=security_groups, volumes=volumes,
-                pinned_az=requested_az, availability_zone=requested_az)
+                pinned_az=requested_az, availability_zone=requested_az,
+                image_props=image_props, scheduler_hints=hints)
             if placed:
                 self.store.claim(flavor)
                 self.store.running_vms += 1

@@ -70,7 +70,10 @@ def _flavor(ctx: ComputeContext, server: Server) -> dict:
 def _image(ctx: ComputeContext, server: Server) -> dict | str:
     if not server.image_id:
         return ""
-    return {"id": server.image_id, "links": ctx.bookmark("images", server.image_id)}
+    image: dict = {"id": server.image_id, "links": ctx.bookmark("images", server.image_id)}
+    if ctx.version >= (2, 98):
+        image["properties"] = dict(server.image_props or {})
+    return image
 
 
 def full(ctx: ComputeContext, server: Server, *, mode: str = "show",
@@ -154,4 +157,6 @@ def full(ctx: ComputeContext, server: Server, *, mode: str = "show",
         view["OS-EXT-SRV-ATTR:hostname"] = hostname(server)
     if v >= (2, 96) and everything:
         view["pinned_availability_zone"] = server.pinned_az
+    if v >= (2, 100):
+        view["scheduler_hints"] = dict(server.scheduler_hints or {})
     return view

@@ -14,7 +14,7 @@ from simcloud.nova import lifecycle, server_views
 from simcloud.nova import validation as V
 from simcloud.nova.app import respond
 from simcloud.nova.context import ComputeContext, ctx
-from simcloud.nova.errors import instance_not_found, locked
+from simcloud.nova.errors import conflict, instance_not_found, locked
 from simcloud.nova.model import Action, Server
 from simcloud.nova.server_create import ServerCreator
 from simcloud.nova.server_list import ServerQuery
@@ -47,6 +47,8 @@ def update_schema(version: tuple[int, int]) -> V.BodySchema:
         props["description"] = V.DESCRIPTION
     if version >= (2, 90):
         props["hostname"] = V.FQDN if version >= (2, 94) else V.HOSTNAME
+    if version >= (2, 104):
+        props["pinned_availability_zone"] = {"oneOf": [V.NAME, {"type": "null"}]}
     return V.BodySchema({"type": "object",
                          "properties": {"server": {"type": "object", "properties": props,
                                                    "additionalProperties": False}},
@@ -95,6 +97,7 @@ class ServersResource:
 
     async def show(self, request: web.Request) -> web.Response:
         context = ctx(request)
+        V.no_query(context.version, request.query)
         server = find_server(self.store, context, request.match_info["server_id"])
         return respond({"server": server_views.full(context, server,
                                                     host_status=self.host_status())})
@@ -120,6 +123,8 @@ class ServersResource:
         body = V.parse_json(await request.read())
         update_schema(context.version).validate(body)
         changes = body["server"]
+        if "pinned_availability_zone" in changes:
+            self._pin(server, changes["pinned_availability_zone"])
         if "name" in changes:
             server_views.rename(server, changes["name"].strip())
         if "description" in changes:
@@ -135,6 +140,21 @@ class ServersResource:
         server.updated_at = max(server.updated_at, self.store.clock())
         return respond({"server": server_views.full(context, server, mode="update",
                                                     host_status=self.host_status())})
+
+    @staticmethod
+    def _pin(server: Server, requested: str | None) -> None:
+        """2.104: unpin, or pin to the zone the server is in (and only from unpinned)."""
+        if requested is None:
+            server.pinned_az = None
+        elif server.pinned_az is not None:
+            if requested != server.pinned_az:
+                raise conflict("Cannot change pinned availability zone directly. Unpin first "
+                               "by setting pinned_availability_zone to null.")
+        elif requested != server.availability_zone:
+            raise conflict(f"Server can only be pinned to its current availability zone "
+                           f"'{server.availability_zone}', but '{requested}' was requested.")
+        else:
+            server.pinned_az = requested
 
     async def delete(self, request: web.Request) -> web.Response:
         context = ctx(request)

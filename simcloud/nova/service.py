@@ -18,6 +18,7 @@ from simcloud.nova.limits import LimitsResource
 from simcloud.nova.metadata_tags import MetadataResource, TagsResource
 from simcloud.nova.server_actions import ServerActions
 from simcloud.nova.servers import ServersResource
+from simcloud.nova.shares import SharesResource
 from simcloud.nova.store import ComputeStore
 from simcloud.nova.versions import VersionsResource
 from simcloud.tokens import Validator
@@ -52,6 +53,7 @@ class NovaService:
             InstanceActionsResource(self.store), FlavorsResource(self.store),
             KeypairsResource(self.store), AvailabilityZonesResource(self.store),
             LimitsResource(self.store), HypervisorsResource(self.store),
+            SharesResource(self.store),
         ]
         for resource in resources:
             app.router.add_routes(resource.routes())

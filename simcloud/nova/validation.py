@@ -178,6 +178,18 @@ class QuerySchema:
         raise bad_request(error.message)
 
 
+_NO_QUERY = QuerySchema({}, strict=True)
+SHOW_QUERY_STRICT = (2, 102)    # from 2.102 Nova refuses unknown parameters on every GET
+
+
+def no_query(version: tuple[int, int], query: Any,
+             since: tuple[int, int] = SHOW_QUERY_STRICT) -> None:
+    """A GET that takes no query parameters: any is a 400 from `since` on
+    (before, Nova's schema strips them)."""
+    if version >= since and query:
+        _NO_QUERY.validate(query)
+
+
 def _py(value: Any) -> str:
     """Values printed as Python would (Nova's messages show Python reprs)."""
     if isinstance(value, str):

@@ -20,7 +20,7 @@ async def test_versions_are_unauthenticated_and_use_the_request_host(site):
     assert listing.status == 200
     v20, v21 = listing.body["versions"]
     assert (v20["id"], v20["status"]) == ("v2.0", "DEPRECATED")
-    assert (v21["id"], v21["min_version"], v21["version"]) == ("v2.1", "2.1", "2.96")
+    assert (v21["id"], v21["min_version"], v21["version"]) == ("v2.1", "2.1", "2.104")
     host = str(site.client.make_url("/")).rstrip("/")
     assert v21["links"][0]["href"] == f"{host}/compute/v2.1/"
     assert "x-openstack-request-id" not in listing.headers     # outside Nova's pipeline
@@ -54,11 +54,11 @@ async def test_microversion_negotiation_and_echo(site):
     default = await site.compute("GET", "/servers")
     assert default.headers["OpenStack-API-Version"] == "compute 2.1"
     latest = await site.compute("GET", "/servers", version="latest")
-    assert latest.headers["OpenStack-API-Version"] == "compute 2.96"
-    too_new = await site.compute("GET", "/servers", version="2.97")
+    assert latest.headers["OpenStack-API-Version"] == "compute 2.104"
+    too_new = await site.compute("GET", "/servers", version="2.105")
     assert too_new.status == 406
     assert too_new.body["computeFault"]["message"] == (
-        "Version 2.97 is not supported by the API. Minimum is 2.1 and maximum is 2.96.")
+        "Version 2.105 is not supported by the API. Minimum is 2.1 and maximum is 2.104.")
     malformed = await site.compute("GET", "/servers", version="2.x")
     assert malformed.status == 400
     assert "is of invalid format" in malformed.body["badRequest"]["message"]

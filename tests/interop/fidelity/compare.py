@@ -186,6 +186,9 @@ class Comparison:
                              f"{tb}: {_short(self._norm_any(b, self.sim))}")
             return
         if ta == "dict":
+            # keys may be site-specific too (host names in zone details)
+            a = {self.real.text(k): v for k, v in a.items()}
+            b = {self.sim.text(k): v for k, v in b.items()}
             for key in sorted(set(a) | set(b)):
                 path = f"{where}.{key}"
                 if key not in b:
@@ -242,5 +245,5 @@ class Comparison:
         if isinstance(value, list):
             return [self._norm_any(v, norm) for v in value]
         if isinstance(value, dict):
-            return {k: self._norm_any(v, norm) for k, v in value.items()}
+            return {norm.text(k): self._norm_any(v, norm) for k, v in value.items()}
         return value

@@ -170,6 +170,11 @@ class Scenario:
         self.get("flavors.list.min-ram", "/flavors?minDisk=200&minRam=300", v="2.1")
         self.get("flavors.list.bad-min-ram", "/flavors?minRam=big", v="2.1")
         self.get("flavors.list.unknown-param", "/flavors?minDisk=200&nope=1", v="top")
+        self.get("flavors.list.name", f"/flavors?name={p}-f[2-9]", v="top")
+        self.get("flavors.list.name", f"/flavors?minDisk=200&name={p}-f[2-9]", v="2.37")
+        self.get("flavors.show.unknown-param", f"/flavors/{p}-f1?nope=1", v="top")
+        self.get("flavors.extra-specs.list.unknown-param",
+                 f"/flavors/{p}-f2/os-extra_specs?nope=1", v="top")
         self.call("flavors.update", "PUT", f"/flavors/{p}-f2", v="top", who="admin",
                   body={"flavor": {"description": "updated"}})
         self.call("flavors.update.old-version", "PUT", f"/flavors/{p}-f2", v="2.1",
@@ -214,9 +219,11 @@ class Scenario:
             ("C", "top", {"name": f"{p}-srv-c", "networks": "none", "tags": ["t1", "t2"],
                           "description": "third"}),
         )
+        hints = {"C": {"os:scheduler_hints": {"fidelity": "yes"}}}
         for label, v, spec in specs:
             answer = self.call(f"servers.create.{label}", "POST", "/servers", v=v,
-                               body={"server": dict(base, **spec)}, expect=202)
+                               body={"server": dict(base, **spec), **hints.get(label, {})},
+                               expect=202)
             server_id = answer.body["server"]["id"]
             self.servers[label] = server_id
             t.label(server_id, f"server:{label}")
@@ -236,6 +243,8 @@ class Scenario:
             self.call(f"servers.create.{step}", "POST", "/servers", v=v, body={"server": body})
         for label in self.servers:
             self.wait(label, "ACTIVE")
+        admin_view = self.show_quietly(self.server("C"), who="admin").body["server"]
+        t.label(admin_view["OS-EXT-SRV-ATTR:host"], "host")
 
     def show_and_list(self) -> None:
         A, B, C = (self.server(x) for x in "ABC")
@@ -268,6 +277,11 @@ class Scenario:
         self.get("servers.list.unknown-param", "/servers?nope=1", v="top")
         self.get("servers.list.unknown-param", "/servers?nope=1", v="2.37")
         self.get("servers.list.flavor", f"/servers?flavor={p}-f1", v="top")
+        self.get("servers.show.unknown-param", f"/servers/{C}?nope=1", v="top")
+        self.get("shares.list", f"/servers/{C}/shares", v="top")
+        self.get("shares.list.old-version", f"/servers/{C}/shares", v="2.37")
+        self.get("shares.show.missing",
+                 f"/servers/{C}/shares/5ae2ba2a-8a31-4ea4-9e1f-3d2d7a1e0004", v="top")
         self.get("servers.list.image", f"/servers?image={self.t.image_ids[0]}", v="top")
 
     def update_metadata_tags(self) -> None:
@@ -281,6 +295,13 @@ class Scenario:
                   body={"server": {"description": "x"}})
         self.call("servers.update.bad-field", "PUT", f"/servers/{A}", v="top",
                   body={"server": {"colour": "blue"}})
+        zone = self.show_quietly(C).body["server"]["OS-EXT-AZ:availability_zone"]
+        for step, pinned in (("pin-elsewhere", "nowhere"), ("pin", zone),
+                             ("repin-elsewhere", "nowhere"), ("unpin", None)):
+            self.call(f"servers.update.{step}", "PUT", f"/servers/{C}", v="top",
+                      body={"server": {"pinned_availability_zone": pinned}})
+        self.call("servers.update.pin-old-version", "PUT", f"/servers/{C}", v="2.96",
+                  body={"server": {"pinned_availability_zone": zone}})
         base = f"/servers/{A}/metadata"
         self.get("metadata.list", base, v="2.1")
         self.call("metadata.replace", "PUT", base, v="2.1",
@@ -297,6 +318,8 @@ class Scenario:
         self.call("metadata.delete-key.missing", "DELETE", f"{base}/k4", v="2.1")
         self.call("metadata.bad-body", "POST", base, v="2.1", body={"meta": {"k": "v"}})
         self.get("metadata.list.after", base, v="top")
+        self.get("metadata.list.unknown-param", f"{base}?nope=1", v="top")
+        self.get("metadata.list.unknown-param", f"{base}?nope=1", v="2.96")
         tags = f"/servers/{C}/tags"
         self.get("tags.list", tags, v="top")
         self.get("tags.list.old-version", tags, v="2.1")
@@ -311,6 +334,7 @@ class Scenario:
         self.get("tags.list.after", tags, v="top")
         self.call("tags.delete-all", "DELETE", tags, v="top")
         self.get("tags.list.empty", tags, v="top")
+        self.get("tags.list.unknown-param", f"{tags}?nope=1", v="top")
 
     def actions(self) -> None:
         B = self.server("B")
@@ -380,10 +404,15 @@ class Scenario:
         self.action("two-actions", "B", {"pause": None, "suspend": None})
         self.get("instance-actions.list", f"/servers/{B}/os-instance-actions", v="top")
         self.get("instance-actions.list", f"/servers/{B}/os-instance-actions", v="2.1")
+        self.get("keypairs.show.unknown-param", f"/os-keypairs/{self.p}-kp-imp?nope=1", v="top")
 
     def zones_and_limits(self) -> None:
         self.get("availability-zones.list", "/os-availability-zone", v="2.1")
+        self.get("availability-zones.list.unknown-param", "/os-availability-zone?nope=1",
+                 v="top")
         self.get("availability-zones.detail.not-admin", "/os-availability-zone/detail", v="2.1")
+        self.get("availability-zones.detail", "/os-availability-zone/detail", v="2.1",
+                 who="admin")
         for v in ("2.1", "2.37", "top"):
             self.get("limits", "/limits", v=v)
 

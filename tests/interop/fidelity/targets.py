@@ -36,6 +36,9 @@ NOVA_DEFAULT_QUOTAS = {"instances": 10, "cores": 20, "ram": 51200, "key_pairs": 
 ADMIN = {"user": "admin", "password": "password", "project": "admin"}
 IMAGE_BYTES = b"fidelity-image\n" * 70         # 1,050 bytes
 IMAGES = 2
+# Image properties Nova keeps on the servers built from the first image (2.98
+# shows the ones it knows, not the others).
+IMAGE_PROPERTIES = {"hw_rng_model": "virtio", "os_distro": "cirros", "fidelity_note": "x"}
 
 
 def new_prefix() -> str:
@@ -193,7 +196,8 @@ class RealTarget(Target):
         for index in range(1, IMAGES + 1):
             image = rec.call(None, "POST", "/v2/images", service="image", who="admin", body={
                 "name": self.image_name(index), "disk_format": "raw",
-                "container_format": "bare", "visibility": "public", "tags": [self.prefix]},
+                "container_format": "bare", "visibility": "public", "tags": [self.prefix],
+                **(IMAGE_PROPERTIES if index == 1 else {})},
                 expect=201).json()
             image_id = image["id"]
             self.on_close(lambda i=image_id: rec.call(None, "DELETE", f"/v2/images/{i}",
@@ -202,6 +206,7 @@ class RealTarget(Target):
                      data=IMAGE_BYTES, headers={"Content-Type": "application/octet-stream"},
                      expect=204)
             self.image_ids.append(image_id)
+            time.sleep(1.1)     # created a second apart, as simcloud preloads them
         deadline = time.monotonic() + 60
         for image_id in self.image_ids:
             while rec.call(None, "GET", f"/v2/images/{image_id}", service="image",
@@ -256,7 +261,8 @@ class SimTarget(Target):
         config.write_text(json.dumps({"site1": {"quotas": NOVA_DEFAULT_QUOTAS, "images": [
             {"name": self.image_name(index), "size": len(IMAGE_BYTES),
              "disk_format": "raw", "container_format": "bare", "visibility": "public",
-             "tags": [self.prefix]} for index in range(1, IMAGES + 1)]}}))
+             "tags": [self.prefix], "properties": IMAGE_PROPERTIES if index == 1 else {}}
+            for index in range(1, IMAGES + 1)]}}))
         port = _free_port_pair()
         log = open(self.state_dir / "simcloud.log", "wb")
         self.process = subprocess.Popen(
