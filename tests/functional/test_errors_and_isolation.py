@@ -144,3 +144,12 @@ def test_tenants_are_isolated(demo, cloud, alt, admin):
         assert mine.id in everyone
     finally:
         cloud.compute.delete_server(mine)
+
+
+
+def test_a_body_type_nova_does_not_read_is_415(demo, cloud):
+    # the same as real Nova's answer (compared in tests/interop/test_real_nova.py)
+    response = requests.get(f"{demo.url}/compute/v2.1/servers", timeout=30, headers={
+        "X-Auth-Token": cloud.auth_token, "Content-Type": "application/xml"})
+    assert response.status_code == 415
+    assert response.json() == {"badMediaType": {"code": 415, "message": "Unsupported Content-Type"}}

@@ -2,6 +2,7 @@
 real Nova (realstack's two regions) instead of simcloud: creates in each zone
 and by the scheduler, fanned-out lists with pagination and sorting, every
 action, metadata, tags, key pairs, flavors, images, error bodies (compared
+and answer shapes compared
 with the same request made straight at a region), deletes and tenant
 isolation, each checked straight in the region; and the demo's Keystone
 set-up, run again on the real Keystone."""
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.functional.test_answer_shapes import *  # noqa: F401,F403
 from tests.functional.test_demo_setup import *  # noqa: F401,F403
 from tests.functional.test_errors_and_isolation import *  # noqa: F401,F403
 from tests.functional.test_openstack_cli import *  # noqa: F401,F403

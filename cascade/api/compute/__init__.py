@@ -51,6 +51,19 @@ async def microversion_middleware(request: web.Request, handler):
     return response
 
 
+# what Nova reads a body as; text/plain (some servers' default) counts as none
+BODY_TYPES = {"", "text/plain", "application/json", "application/vnd.openstack.compute+json"}
+
+
+@web.middleware
+async def content_type_middleware(request: web.Request, handler):
+    """Nova's 415 for a request (of any method) naming a body type it does
+    not read, before anything else is done with it."""
+    if "Content-Type" in request.headers and request.content_type not in BODY_TYPES:
+        return faults.RENDERERS["compute"](415, "Unsupported Content-Type")
+    return await handler(request)
+
+
 async def list_versions(request: web.Request) -> web.Response:
     low, high = version_range(request)
     base = front_base(request)
@@ -67,7 +80,7 @@ async def show_version(request: web.Request) -> web.Response:
 
 
 def build_app() -> web.Application:
-    app = web.Application(middlewares=[microversion_middleware])
+    app = web.Application(middlewares=[microversion_middleware, content_type_middleware])
     r = app.router
     r.add_get("", list_versions)
     r.add_get("/", list_versions)
