@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.functional.helpers import STAMP, boot, bottom_copy, flavor_id
+from tests.functional.helpers import STAMP, boot, bottom_copy, flavor_id, image_id
 
 MICROVERSIONS = ["2.1", "2.47", "2.96"]
 
@@ -102,3 +102,23 @@ def test_flavor_and_keypair_answers_have_the_sites_shape(demo, cloud, sites):
 def test_other_collections_have_the_sites_shape(demo, cloud, sites, path):
     top, bottom = both(cloud, sites[demo.zones[0]], path, path, "2.96")
     assert_same_shape(top.json(), bottom.json())
+
+
+def test_create_answer_has_the_sites_shape(demo, cloud, sites):
+    zone = demo.zones[0]
+    site = sites[zone]
+
+    def create(conn, **extra):
+        return conn.compute.post("/servers", microversion="2.96", json={"server": {
+            "name": "cascade-test-shape", "flavorRef": flavor_id(conn, demo.tiny),
+            "imageRef": image_id(conn, demo.image), "networks": "none", **extra}})
+
+    top, bottom = create(cloud, availability_zone=zone), create(site)
+    try:
+        assert top.status_code == bottom.status_code == 202, (top.text, bottom.text)
+        assert_same_shape(top.json(), bottom.json())
+        assert top.headers["Location"] == f"{demo.url}/compute/v2.1/servers/{top.json()['server']['id']}"
+    finally:
+        for conn, answer in ((cloud, top), (site, bottom)):
+            if answer.status_code == 202:
+                conn.compute.delete_server(answer.json()["server"]["id"])

@@ -66,6 +66,15 @@ def test_sort_by_name_across_sites(demo, cloud, sites, fleet, direction):
     assert len(walked) == PER_ZONE * len(demo.zones)
 
 
+@pytest.mark.parametrize("query", [{"status": "ACTIVE"}, {"name": "0[0-3]$"}, {"changes-since": "2020-01-01T00:00:00Z"},
+                                   {"status": "SHUTOFF"}], ids=["status", "name", "changes-since", "no-match"])
+def test_filters_give_what_the_sites_give(demo, cloud, sites, fleet, query):
+    query = {**query, "name": f"^{fleet}{query.get('name', '')}"}
+    walked = [s.id for s in walk(cloud, limit=3, sort_key="display_name", sort_dir="asc", **query)]
+    assert walked == merged_union(demo, sites, lambda s: s.name, reverse=False, sort_key="display_name",
+                                  sort_dir="asc", **query)
+
+
 def test_filter_by_flavor_and_zone_translate_per_site(demo, cloud, fleet):
     flavor = cloud.compute.find_flavor(demo.tiny)
     by_flavor = list(cloud.compute.servers(flavor=flavor.id, name=f"^{fleet}"))
