@@ -183,3 +183,67 @@ class ImageRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class QuotaRow(Base):
+    """A project's limit on one resource; with a user id, that user's limit
+    inside the project ("" is the project's own row)."""
+
+    __tablename__ = "quotas"
+
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True, default="", server_default="")
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hard_limit: Mapped[int]
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class QuotaClassRow(Base):
+    """A quota class's limit on one resource; class "default" overrides the
+    configured defaults of every project."""
+
+    __tablename__ = "quota_classes"
+
+    class_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hard_limit: Mapped[int]
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class QuotaReservationRow(Base):
+    """Resources claimed by a create or resize still in flight, counted as
+    used until it ends (or, if its process died, until `expires_at`)."""
+
+    __tablename__ = "quota_reservations"
+    __table_args__ = (Index(None, "project_id"),)
+
+    id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    deltas: Mapped[dict[str, Any]]
+    expires_at: Mapped[datetime.datetime]
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+
+
+class QuotaLockRow(Base):
+    """One row per project, written first by every quota check that reserves:
+    its row lock (PostgreSQL) or the write lock (SQLite) serialises them."""
+
+    __tablename__ = "quota_locks"
+
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    touched_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+
+
+class QuotaResizeRow(Base):
+    """The flavor a server had before a resize not yet confirmed or
+    reverted: a revert is charged back to it."""
+
+    __tablename__ = "quota_resizes"
+
+    server_id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    old_flavor_id: Mapped[str] = mapped_column(String(ID_LEN))
+    new_flavor_id: Mapped[str] = mapped_column(String(ID_LEN))
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
