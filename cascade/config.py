@@ -58,12 +58,32 @@ class ComputeSection:
 
 
 @dataclasses.dataclass(frozen=True)
+class QuotaSection:
+    """The cascade's global quotas (Nova's [quota] options and defaults): the
+    default limits of every project, which os-quota-sets and os-quota-class-sets
+    override. -1 is unlimited."""
+    instances: int = _opt(10, "servers per project")
+    cores: int = _opt(20, "vCPUs per project")
+    ram: int = _opt(51200, "MiB of RAM per project")
+    metadata_items: int = _opt(128, "metadata items per server")
+    injected_files: int = _opt(5, "files injected into a server (personality, before 2.57)")
+    injected_file_content_bytes: int = _opt(10240, "bytes of one injected file's content")
+    injected_file_path_length: int = _opt(255, "characters of one injected file's path")
+    key_pairs: int = _opt(100, "key pairs per user")
+    server_groups: int = _opt(10, "server groups per project")
+    server_group_members: int = _opt(10, "servers per server group")
+    reservation_expire: int = _opt(600, "seconds a create or resize in flight holds its reservation "
+                                        "if its process dies before releasing it")
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     DEFAULT: DefaultSection = dataclasses.field(default_factory=DefaultSection)
     database: DatabaseSection = dataclasses.field(default_factory=DatabaseSection)
     keystone: KeystoneSection = dataclasses.field(default_factory=KeystoneSection)
     sites: SitesSection = dataclasses.field(default_factory=SitesSection)
     compute: ComputeSection = dataclasses.field(default_factory=ComputeSection)
+    quota: QuotaSection = dataclasses.field(default_factory=QuotaSection)
 
     @property
     def database_url(self) -> str:
@@ -131,4 +151,5 @@ _SECTION_TYPES = {
     "keystone": KeystoneSection,
     "sites": SitesSection,
     "compute": ComputeSection,
+    "quota": QuotaSection,
 }
