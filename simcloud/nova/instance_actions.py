@@ -1,7 +1,11 @@
 """`/servers/{id}/os-instance-actions`: the record of what was asked of a
-server (create, reboot, stop, ...), newest first, each with its one
-compute event; 2.58 adds `updated_at`."""
+server (create, reboot, stop, ...), newest first, each with the events Nova's
+services record for it (newest first too); 2.58 adds `updated_at`. Events
+show to admins, and from 2.51 to the owner without `traceback`; 2.62 adds
+`hostId` (and `host` for admins), 2.84 `details` for admins."""
 from __future__ import annotations
+
+import hashlib
 
 from aiohttp import web
 
@@ -13,20 +17,26 @@ from simcloud.nova.model import Action, Server
 from simcloud.nova.store import ComputeStore
 from simcloud.nova.timefmt import microtime
 
-_EVENTS = {"create": "compute__do_build_and_run_instance", "delete": "compute_terminate_instance",
-           "reboot": "compute_reboot_instance", "stop": "compute_stop_instance",
-           "start": "compute_start_instance", "rebuild": "compute_rebuild_instance",
-           "resize": "compute_prep_resize", "confirmResize": "compute_confirm_resize",
-           "revertResize": "compute_revert_resize", "createImage": "compute_snapshot_instance",
-           "pause": "compute_pause_instance", "unpause": "compute_unpause_instance",
-           "suspend": "compute_suspend_instance", "resume": "compute_resume_instance",
-           "lock": "api_lock", "unlock": "api_unlock"}
+# The events of each action, in the order the services record them.
+_EVENTS = {"create": ("compute__do_build_and_run_instance",),
+           "delete": ("compute_terminate_instance",),
+           "reboot": ("compute_reboot_instance",), "stop": ("compute_stop_instance",),
+           "start": ("compute_start_instance",),
+           "rebuild": ("rebuild_server", "compute_rebuild_instance"),
+           "resize": ("conductor_migrate_server", "cold_migrate", "compute_prep_resize",
+                      "compute_resize_instance", "compute_finish_resize"),
+           "confirmResize": ("compute_confirm_resize",),
+           "revertResize": ("compute_revert_resize", "compute_finish_revert_resize"),
+           "createImage": ("compute_snapshot_instance",),
+           "pause": ("compute_pause_instance",), "unpause": ("compute_unpause_instance",),
+           "suspend": ("compute_suspend_instance",), "resume": ("compute_resume_instance",),
+           "lock": ("api_lock",), "unlock": ("api_unlock",)}
 
 
 def _create_action(server: Server) -> Action:
     """Not stored: every server has one, and its facts are the server's own."""
-    if server.launched_at is not None:
-        finish = server.launched_at
+    if server.built_at is not None:
+        finish = server.built_at
     elif server.fault is not None:
         finish = server.fault[2]
     else:
@@ -77,12 +87,32 @@ class InstanceActionsResource:
         request_id = request.match_info["request_id"]
         action = next((a for a in actions_of(server) if a.request_id == request_id), None)
         if action is None:
-            raise not_found(f"Action for request_id {request_id} on instance {server.id} "
-                            "not found")
+            raise not_found(f"Action {request_id} not found")
         view = _view(context, server, action)
-        done = action.finish_time <= self.store.clock()
-        view["events"] = [{"event": _EVENTS.get(action.action, f"compute_{action.action}"),
-                           "start_time": microtime(action.start_time),
-                           "finish_time": microtime(action.finish_time) if done else None,
-                           "result": "Success" if done else None}]
+        if context.is_admin or context.version >= (2, 51):
+            view["events"] = self._events(context, server, action)
         return respond({"instanceAction": view})
+
+    def _events(self, context: ComputeContext, server: Server, action: Action) -> list[dict]:
+        names = _EVENTS.get(action.action, (f"compute_{action.action}",))
+        now = self.store.clock()
+        span = (action.finish_time - action.start_time) / len(names)
+        host = server.host or self.store.host
+        events = []
+        for index, name in enumerate(names):
+            start = action.start_time + span * index
+            finish = start + span
+            done = finish <= now
+            event: dict = {"event": name, "start_time": microtime(start),
+                           "finish_time": microtime(finish) if done else None,
+                           "result": "Success" if done else None}
+            if context.is_admin:
+                event["traceback"] = None
+            if context.version >= (2, 62):
+                event["hostId"] = hashlib.sha224((action.project_id + host).encode()).hexdigest()
+                if context.is_admin:
+                    event["host"] = host
+            if context.version >= (2, 84) and context.is_admin:
+                event["details"] = None
+            events.append(event)
+        return events[::-1]       # newest first

@@ -89,6 +89,7 @@ class Server:
     steps: tuple[Step, ...] | None = None
     old_flavor: Flavor | None = None
     launched_at: float | None = None
+    built_at: float | None = None   # the first launch (launched_at moves on rebuild, resize)
     deleted_at: float | None = None
     deleted: bool = False
     host: str | None = None
@@ -143,7 +144,9 @@ class Server:
             due, vm_state, task_state, power_state = step[:4]
             if due > now:
                 break
-            if (vm_state == states.ACTIVE and self.launched_at is None) or len(step) > 4:
+            if vm_state == states.ACTIVE and self.launched_at is None:
+                self.launched_at = self.built_at = due
+            elif len(step) > 4:
                 self.launched_at = due
             if vm_state == states.DELETED and not self.deleted:
                 self.deleted = True

@@ -2,16 +2,21 @@
 order, which page -- with Nova's query checks, filters, sort keys and marker
 semantics.
 
-The default order (created_at desc, then Nova's internal id desc) is the
-reverse creation order, so that case walks the project's index from the
+Nova sorts by the keys asked for (default `created_at` desc) and then by
+`uuid` ascending, which it adds to make the order total across cells; only
+when every key asked for is one it ignores does it fall back to created_at
+and its internal id, descending. Times compare at whole seconds (MySQL), so
+servers created in the same second come in uuid order. The default order
+walks the project's index (creation order) one second at a time from the
 marker and stops after `limit` matches; other sort keys sort the scope.
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import heapq
 import math
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from multidict import MultiMapping
 
@@ -301,12 +306,14 @@ class ServerQuery:
                 raise bad_request("Unknown sort direction, must be 'desc' or 'asc'")
         if len(dirs) > len(keys):
             raise bad_request("Sort direction size exceeds sort key size")
-        default = dirs[0] if dirs else "desc"
-        dirs += [default] * (len(keys) - len(dirs))
-        for key in ("created_at", "id"):
-            if key not in keys:
-                keys.append(key)
-                dirs.append(default)
+        if not keys:       # everything asked for was ignored: Nova's own default
+            keys, dirs = ["created_at", "id"], ["desc", "desc"]
+        if "uuid" not in keys:     # the tie breaker, appended with its own direction...
+            keys.append("uuid")
+            dirs.append("asc")
+        # ... so that with fewer directions than keys, that "asc" lands on the
+        # key after the last direction given; the rest take the first direction
+        dirs += [dirs[0]] * (len(keys) - len(dirs))
         return keys, dirs
 
     def sort_key(self) -> tuple[Callable[[Server], tuple], bool]:
@@ -333,9 +340,9 @@ class ServerQuery:
         if self.empty or self.limit == 0:
             return []
         scope = self.store.scope(self.project_scope)
-        if self.sort_keys == ["created_at", "id"] and self.sort_dirs[0] == self.sort_dirs[1]:
-            walk = self.store.iterate(scope, descending=self.sort_dirs[0] == "desc",
-                                      after_seq=marker.seq if marker else None)
+        if self.sort_keys == ["created_at", "uuid"] and self.sort_dirs[1] == "asc":
+            walk = _by_second(self.store, scope, descending=self.sort_dirs[0] == "desc",
+                              marker=marker)
             return _take(walk, self.matches, self.limit)
         now = self.store.clock()
         key, descending = self.sort_key()
@@ -349,6 +356,36 @@ class ServerQuery:
             candidates = [c for c in candidates if (c[0] < after if descending else c[0] > after)]
         pick = heapq.nlargest if descending else heapq.nsmallest
         return [c[2] for c in pick(self.limit, candidates, key=lambda c: c[0])]
+
+
+def _second(server: Server) -> int:
+    return int(server.created_at)
+
+
+def _by_second(store: ComputeStore, scope: list[Server], *, descending: bool,
+               marker: Server | None) -> Iterator[Server]:
+    """created_at (whole seconds, desc or asc), then uuid asc, after `marker`:
+    the scope is in creation order, so each second is a contiguous run."""
+    now = store.clock()
+    if descending:
+        index = len(scope) if marker is None else bisect.bisect_right(
+            scope, _second(marker), key=_second)
+    else:
+        index = 0 if marker is None else bisect.bisect_left(scope, _second(marker), key=_second)
+    while 0 < index if descending else index < len(scope):
+        second = _second(scope[index - 1] if descending else scope[index])
+        if descending:
+            start = bisect.bisect_left(scope, second, 0, index, key=_second)
+            run, index = scope[start:index], start
+        else:
+            end = bisect.bisect_right(scope, second, index, key=_second)
+            run, index = scope[index:end], end
+        run = sorted(run, key=lambda s: s.id)
+        if marker is not None and second == _second(marker):
+            run = [s for s in run if s.id > marker.id]
+        for server in run:
+            server.settle(now)
+            yield server
 
 
 def _take(servers: Iterable[Server], keep: Callable[[Server], bool], limit: int) -> list[Server]:

@@ -45,7 +45,7 @@ def host_id(server: Server) -> str:
     return hashlib.sha224((server.project_id + server.host).encode()).hexdigest()
 
 
-def _addresses(server: Server, extended: bool) -> dict:
+def addresses(server: Server, extended: bool) -> dict:
     if server.vm_state == states.BUILDING or not server.nics or server.deleted:
         return {}
     result: dict[str, list[dict]] = {}
@@ -86,7 +86,7 @@ def full(ctx: ComputeContext, server: Server, *, mode: str = "show",
     view: dict = {
         "accessIPv4": server.access_ipv4 or "",
         "accessIPv6": server.access_ipv6 or "",
-        "addresses": _addresses(server, extended=everything),
+        "addresses": addresses(server, extended=everything),
         "created": isotime(server.created_at),
         "flavor": _flavor(ctx, server),
         "hostId": host_id(server),

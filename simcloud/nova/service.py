@@ -12,6 +12,7 @@ from simcloud.nova.availability_zones import AvailabilityZonesResource
 from simcloud.nova.flavors import FlavorsResource
 from simcloud.nova.hypervisors import HypervisorsResource
 from simcloud.nova.instance_actions import InstanceActionsResource
+from simcloud.nova.ips import IpsResource
 from simcloud.nova.keypairs import KeypairsResource
 from simcloud.nova.lifecycle import Timing
 from simcloud.nova.limits import LimitsResource
@@ -53,7 +54,7 @@ class NovaService:
             InstanceActionsResource(self.store), FlavorsResource(self.store),
             KeypairsResource(self.store), AvailabilityZonesResource(self.store),
             LimitsResource(self.store), HypervisorsResource(self.store),
-            SharesResource(self.store),
+            SharesResource(self.store), IpsResource(self.store),
         ]
         for resource in resources:
             app.router.add_routes(resource.routes())

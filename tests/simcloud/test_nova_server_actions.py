@@ -209,13 +209,42 @@ async def test_instance_actions_record_what_was_asked(site):
                                   version="2.58")).body["instanceActions"]
     assert [a["action"] for a in actions] == ["stop", "create"]
     assert actions[0]["request_id"] == stop.headers["x-openstack-request-id"]
-    one = await site.compute(
-        "GET", f"/servers/{server_id}/os-instance-actions/{actions[0]['request_id']}")
+    path = f"/servers/{server_id}/os-instance-actions/{actions[0]['request_id']}"
+    hidden = await site.compute("GET", path, version="2.50")   # events: admins only before 2.51
+    assert "events" not in hidden.body["instanceAction"]
+    one = await site.compute("GET", path, version="2.51")
     (event,) = one.body["instanceAction"]["events"]
-    assert event["result"] is None                 # still powering off
+    assert event["result"] is None and "traceback" not in event    # still powering off
     site.settle()
-    one = await site.compute(
-        "GET", f"/servers/{server_id}/os-instance-actions/{actions[0]['request_id']}")
-    assert one.body["instanceAction"]["events"][0]["result"] == "Success"
+    one = await site.compute("GET", path, version="2.84")
+    (event,) = one.body["instanceAction"]["events"]
+    assert (event["event"], event["result"]) == ("compute_stop_instance", "Success")
+    assert len(event["hostId"]) == 56 and "host" not in event and "details" not in event
+    admin = await site.compute("GET", path, version="2.84", as_="admin")
+    (event,) = admin.body["instanceAction"]["events"]
+    assert event["host"] == site.site.store.host and event["traceback"] is None
+    assert "details" in event
     missing = await site.compute("GET", f"/servers/{server_id}/os-instance-actions/req-x")
     assert missing.status == 404
+    assert missing.body["itemNotFound"]["message"] == "Action req-x not found"
+
+
+async def test_resize_and_rebuild_record_the_events_of_each_service(site):
+    server_id = await _active(site, flavor="m1.tiny")
+    await _act(site, server_id, {"resize": {"flavorRef": site.flavor_id("m1.small")}})
+    site.settle()
+    await _act(site, server_id, {"confirmResize": None})
+    site.settle()
+    await _act(site, server_id, {"rebuild": {"imageRef": site.image_id("cirros")}})
+    site.settle()
+    actions = (await site.compute("GET", f"/servers/{server_id}/os-instance-actions",
+                                  version="2.58")).body["instanceActions"]
+    events = {}
+    for action in actions:
+        one = await site.compute("GET", f"/servers/{server_id}/os-instance-actions/"
+                                 f"{action['request_id']}", version="2.58")
+        events[action["action"]] = [e["event"] for e in one.body["instanceAction"]["events"]]
+    assert events["resize"] == ["compute_finish_resize", "compute_resize_instance",
+                                "compute_prep_resize", "cold_migrate",
+                                "conductor_migrate_server"]           # newest first
+    assert events["rebuild"] == ["compute_rebuild_instance", "rebuild_server"]

@@ -23,11 +23,25 @@ async def _names(site, path="/servers", **params):
     return [s["name"] for s in reply.body["servers"]]
 
 
-async def test_default_order_is_newest_first_even_within_one_second(site):
-    for name in ("a", "b", "c", "d"):
-        await site.boot(name)             # the fake clock does not move: equal created_at
-    assert await _names(site) == ["d", "c", "b", "a"]
-    assert await _names(site, sort_dir="asc") == ["a", "b", "c", "d"]
+async def _boot_apart(site, *names, **extra) -> list[str]:
+    """Servers created a second apart, so that the default order is defined."""
+    ids = []
+    for name in names:
+        ids.append(await site.boot(name, **extra))
+        site.clock.advance(1)
+    return ids
+
+
+async def test_default_order_is_newest_first_then_by_uuid_within_one_second(site):
+    await _boot_apart(site, "a", "b")
+    same = {await site.boot(name): name for name in ("c", "d", "e")}   # the clock stands still
+    by_uuid = [same[i] for i in sorted(same)]
+    assert await _names(site) == by_uuid + ["b", "a"]
+    assert await _names(site, sort_dir="asc") == ["a", "b"] + by_uuid
+    # a marker inside the second goes on in uuid order, then to the older seconds
+    first = sorted(same)[0]
+    assert await _names(site, marker=first) == by_uuid[1:] + ["b", "a"]
+    assert await _names(site, marker=first, limit="1") == by_uuid[1:2]
 
 
 async def test_limit_marker_and_next_links_walk_every_server_once(site):
@@ -63,7 +77,7 @@ async def test_a_full_page_without_limit_has_a_link_only_at_max_limit(site):
 
 
 async def test_unknown_marker_is_400_and_a_deleted_one_still_works(site):
-    ids = [await site.boot(f"vm{i}") for i in range(3)]
+    ids = await _boot_apart(site, "vm0", "vm1", "vm2")
     reply = await site.compute("GET", "/servers", params={"marker": "nope"})
     assert reply.status == 400
     assert reply.body["badRequest"]["message"] == "marker [nope] not found"
@@ -73,11 +87,14 @@ async def test_unknown_marker_is_400_and_a_deleted_one_still_works(site):
 
 
 async def test_sort_keys(site):
-    for name in ("bravo", "alpha", "charlie"):
-        await site.boot(name)
+    await _boot_apart(site, "bravo", "alpha", "charlie")
     assert await _names(site, sort_key="display_name", sort_dir="asc") == [
         "alpha", "bravo", "charlie"]
     assert await _names(site, sort_key="display_name") == ["charlie", "bravo", "alpha"]
+    # Nova's quirk: its uuid tie breaker takes the second direction, "asc"
+    two_keys = [("sort_key", "vm_state"), ("sort_key", "display_name"), ("sort_dir", "desc")]
+    quirk = await site.compute("GET", "/servers", version="2.96", params=two_keys)
+    assert [s["name"] for s in quirk.body["servers"]] == ["alpha", "bravo", "charlie"]
     first = await _names(site, sort_key="display_name", sort_dir="asc", limit="1")
     marker_id = (await site.compute("GET", "/servers", params={"name": "^alpha$"})
                  ).body["servers"][0]["id"]
@@ -107,7 +124,9 @@ async def test_bad_sort_parameters_are_rejected(site):
 
 async def test_filters(site):
     web = await site.boot("web-1", tags=["front", "prod"])
+    site.clock.advance(1)
     await site.boot("web-2", tags=["front"])
+    site.clock.advance(1)
     db = await site.boot("db-1", flavor="m1.small", tags=["prod"])
     site.settle()
     assert await _names(site, name="^web") == ["web-2", "web-1"]

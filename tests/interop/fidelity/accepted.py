@@ -24,8 +24,7 @@ class Accepted:
 
 
 ACCEPTED: tuple[Accepted, ...] = (
-    Accepted("[F1]", "servers.show.admin@*", "body.server.OS-EXT-SRV-ATTR:root_device_name",
-             "value"),
+    Accepted("[F1]", "servers.*", "body.*OS-EXT-SRV-ATTR:root_device_name", "value"),
     Accepted("[F2]", "servers.show.paused@*", "body.server.OS-EXT-STS:power_state", "value"),
 )
 

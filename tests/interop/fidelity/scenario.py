@@ -217,7 +217,9 @@ class Scenario:
                           "key_name": f"{p}-kp-imp"}),
             ("B", "2.37", {"name": f"{p}-srv-b", "networks": "none"}),
             ("C", "top", {"name": f"{p}-srv-c", "networks": "none", "tags": ["t1", "t2"],
-                          "description": "third"}),
+                          "description": "third", "hostname": f"{p}-host-c",
+                          "user_data": "ZmlkZWxpdHk=", "accessIPv4": "192.0.2.10",
+                          "config_drive": True}),
         )
         hints = {"C": {"os:scheduler_hints": {"fidelity": "yes"}}}
         for label, v, spec in specs:
@@ -241,10 +243,31 @@ class Scenario:
                 ("no-name", "top", {k: v for k, v in bad.items() if k != "name"}),
                 ("tags-old-version", "2.37", dict(bad, tags=["x"]))):
             self.call(f"servers.create.{step}", "POST", "/servers", v=v, body={"server": body})
+        self.create_several(base)
         for label in self.servers:
             self.wait(label, "ACTIVE")
         admin_view = self.show_quietly(self.server("C"), who="admin").body["server"]
         t.label(admin_view["OS-EXT-SRV-ATTR:host"], "host")
+
+    def create_several(self, base: dict) -> None:
+        """min/max_count with return_reservation_id, found by its reservation id.
+        Both are created in the same second, where Nova orders by uuid: they
+        are labelled by uuid rank (M1 < M2), names too, so that the order
+        compares; which of them got launch index 0 then differs by chance."""
+        body = {"server": dict(base, name=f"{self.p}-srv-m", networks="none", min_count=2,
+                               max_count=2, return_reservation_id=True)}
+        reservation = self.call("servers.create.several", "POST", "/servers", v="top",
+                                body=body, expect=202).body["reservation_id"]
+        self.t.label(reservation, "reservation")
+        found = self.get("servers.list.reservation-id", f"/servers?reservation_id={reservation}",
+                         v="top").body["servers"]
+        for rank, server in enumerate(sorted(found, key=lambda s: s["id"]), start=1):
+            label = f"M{rank}"
+            self.servers[label] = server["id"]
+            self.t.label(server["id"], f"server:{label}")
+            self.t.label(server["name"], f"name:{label}")
+            self.t.on_close(lambda i=server["id"]: self.r.call(None, "DELETE", f"/servers/{i}",
+                                                               who="admin"))
 
     def show_and_list(self) -> None:
         A, B, C = (self.server(x) for x in "ABC")
@@ -266,11 +289,15 @@ class Scenario:
         self.get("servers.list.bad-status", "/servers?status=NOPE", v="top")
         self.get("servers.list.changes-since", f"/servers?changes-since={self.since}", v="top")
         self.get("servers.list.bad-changes-since", "/servers?changes-since=yesterday", v="top")
-        self.get("servers.list.sort-name-asc", "/servers?sort_key=display_name&sort_dir=asc",
-                 v="top")
-        self.get("servers.list.sort-two-keys",
-                 "/servers?sort_key=vm_state&sort_dir=asc&sort_key=display_name&sort_dir=desc",
-                 v="top")
+        # (M1 and M2 are named by chance with respect to their labels: left out)
+        self.get("servers.list.sort-name-asc",
+                 f"/servers?name={p}-srv-[abc]&sort_key=display_name&sort_dir=asc", v="top")
+        self.get("servers.list.sort-two-keys", f"/servers?name={p}-srv-[abc]&sort_key=vm_state"
+                 "&sort_dir=asc&sort_key=display_name&sort_dir=desc", v="top")
+        self.get("servers.list.sort-key-no-dir", "/servers?sort_key=created_at", v="top")
+        self.get("servers.list.sort-keys-one-dir",
+                 f"/servers?name={p}-srv-[abc]&sort_key=vm_state&sort_key=display_name"
+                 "&sort_dir=desc", v="top")
         self.get("servers.list.bad-sort-key", "/servers?sort_key=nope", v="top")
         self.get("servers.list.forbidden-sort-key", "/servers?sort_key=host", v="top")
         self.get("servers.list.tags", "/servers?tags=t1", v="top")
@@ -283,6 +310,11 @@ class Scenario:
         self.get("shares.show.missing",
                  f"/servers/{C}/shares/5ae2ba2a-8a31-4ea4-9e1f-3d2d7a1e0004", v="top")
         self.get("servers.list.image", f"/servers?image={self.t.image_ids[0]}", v="top")
+        self.get("servers.list.all-tenants", f"/servers/detail?all_tenants=1&project_id="
+                 f"{self.t.project_id}", v="top", who="admin")
+        self.get("servers.ips", f"/servers/{A}/ips", v="2.1")
+        self.get("servers.ips.network", f"/servers/{A}/ips/private", v="2.1")
+        self.get("servers.ips.missing-network", f"/servers/{A}/ips/nowhere", v="2.1")
 
     def update_metadata_tags(self) -> None:
         A, C = self.server("A"), self.server("C")
@@ -404,6 +436,22 @@ class Scenario:
         self.action("two-actions", "B", {"pause": None, "suspend": None})
         self.get("instance-actions.list", f"/servers/{B}/os-instance-actions", v="top")
         self.get("instance-actions.list", f"/servers/{B}/os-instance-actions", v="2.1")
+        actions = self.r.call(None, "GET", f"/servers/{B}/os-instance-actions",
+                              version=self.top).body["instanceActions"]
+        seen: dict[str, int] = {}
+        for action in reversed(actions):      # oldest first: every kind of action B had
+            name = action["action"]
+            seen[name] = seen.get(name, 0) + 1
+            step = f"instance-actions.show.{name}.{seen[name]}"
+            self.t.label(action["request_id"], f"request:{name}.{seen[name]}")
+            path = f"/servers/{B}/os-instance-actions/{action['request_id']}"
+            self.get(step, path, v="top")
+            if name in ("create", "rebuild"):
+                self.get(step, path, v="2.1")
+                self.get(f"{step}.admin", path, v="top", who="admin")
+        self.get("instance-actions.show.missing",
+                 f"/servers/{B}/os-instance-actions/req-5ae2ba2a-8a31-4ea4-9e1f-3d2d7a1e0005",
+                 v="top")
         self.get("keypairs.show.unknown-param", f"/os-keypairs/{self.p}-kp-imp?nope=1", v="top")
 
     def zones_and_limits(self) -> None:
@@ -427,10 +475,11 @@ class Scenario:
         self.get("servers.list.after-delete", "/servers", v="top")
         self.get("servers.list.changes-since.deleted",
                  f"/servers/detail?changes-since={self.since}", v="top")
-        for label in ("B", "C"):
+        rest = [label for label in self.servers if label != "A"]
+        for label in rest:
             self.call(f"servers.delete.{label}", "DELETE", f"/servers/{self.server(label)}",
                       v="top")
-        for label in ("B", "C"):
+        for label in rest:
             self.wait_gone(label)
 
     def delete_keypairs(self) -> None:
