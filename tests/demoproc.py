@@ -44,11 +44,21 @@ class Demo:
         entries = yaml.safe_load(self.clouds.read_text())["clouds"]
         self.zones = [name for name in entries if name not in TENANT_CLOUDS]
         self._conns: dict[str, openstack.connection.Connection] = {}
+        self._made: list[tuple[openstack.connection.Connection, str]] = []
 
     def conn(self, cloud: str) -> openstack.connection.Connection:
         if cloud not in self._conns:
             self._conns[cloud] = openstack.connect(cloud=cloud)
         return self._conns[cloud]
+
+    def made(self, conn: openstack.connection.Connection, server_id: str) -> None:
+        """Note a server a test made, so that one a failed test left is deleted at the end."""
+        self._made.append((conn, server_id))
+
+    def delete_leftovers(self) -> None:
+        for conn, server_id in self._made:
+            with contextlib.suppress(openstack.exceptions.SDKException):
+                conn.compute.delete_server(server_id, ignore_missing=True)
 
 
 @contextlib.contextmanager

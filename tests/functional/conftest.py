@@ -37,7 +37,11 @@ def demo(tmp_path_factory) -> SimDemo:
     port = free_port()
     try:
         with running_demo(["--sites", str(SITES), "--build-seconds", "0.3"], state, port):
-            yield SimDemo(state, port)
+            demo = SimDemo(state, port)
+            try:
+                yield demo
+            finally:
+                demo.delete_leftovers()
     except RuntimeError as exc:
         pytest.fail(str(exc))
 

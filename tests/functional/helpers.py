@@ -35,6 +35,7 @@ def boot(demo, conn, *, zone: str | None = None, name: str | None = None, wait: 
     server = conn.compute.create_server(
         name=name or f"vm-{uuid.uuid4().hex[:8]}", flavor_id=flavor_id(conn, demo.tiny),
         image_id=image_id(conn, demo.image), networks="none", **extra)
+    demo.made(conn, server.id)
     if wait:
         server = conn.compute.wait_for_server(server, status="ACTIVE", wait=120, interval=0.5)
     return server

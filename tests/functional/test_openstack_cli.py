@@ -24,6 +24,7 @@ def osc(demo, *args: str) -> str:
 def test_tour(demo, sites):
     made = json.loads(osc(demo, "server", "create", "--flavor", demo.tiny, "--image", demo.image, "--nic", "none",
                           "--wait", "-f", "json", "cli-vm1"))
+    demo.made(demo.conn("cascade"), made["id"])
     assert made["status"] == "ACTIVE" and made["OS-EXT-AZ:availability_zone"] in sites
     listed = json.loads(osc(demo, "server", "list", "-f", "json"))
     assert made["id"] in [s["ID"] for s in listed]

@@ -73,6 +73,8 @@ def test_multiple_create_gives_every_server_a_top_id(demo, cloud, sites):
         "networks": "none", "min_count": 2, "max_count": 2, "availability_zone": zone}}, microversion="2.37")
     assert response.status_code == 202, response.text
     made = [s for s in cloud.compute.servers(details=True, name=f"^{name}")]
+    for server in made:
+        demo.made(cloud, server.id)
     assert len(made) == 2 and len({s.id for s in made}) == 2
     in_site = [s for s in sites[zone].compute.servers(name=f"^{name}")]
     assert len(in_site) == 2

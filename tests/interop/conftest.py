@@ -146,7 +146,10 @@ def demo(realstack, tmp_path_factory) -> RealDemo:
             demo = RealDemo(state, port, realstack)
             ensure_flavors(demo.conn("cascade-admin"))
             raise_quotas(admins, "cascade-demo")
-            yield demo
+            try:
+                yield demo
+            finally:
+                demo.delete_leftovers()
     except RuntimeError as exc:
         pytest.fail(str(exc))
     finally:
