@@ -18,7 +18,7 @@ def keystone(admin):
 
 @pytest.fixture
 def scratch_region(admin):
-    region = f"cascade-test-setup-{uuid.uuid4().hex[:8]}"
+    region = f"cascade-scratch-{uuid.uuid4().hex[:8]}"   # not cascade-test-*: see the interop sweep
     yield region
     for endpoint in list(admin.identity.endpoints(region_id=region)):
         admin.identity.delete_endpoint(endpoint, ignore_missing=True)
