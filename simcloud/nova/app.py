@@ -110,6 +110,9 @@ class ComputeMiddleware:
             return self._versioned(fault(err), err.requested)
         except NovaError as err:
             return fault(err)
+        if not _readable(request.headers.get("Content-Type")):
+            return self._versioned(fault(NovaError(415, "Unsupported Content-Type")),
+                                   microversion.to_text(version))
         request[CONTEXT_KEY] = ComputeContext(
             token=token, version=version, request_id=request_id_of(request),
             origin=str(request.url.origin()))
@@ -128,6 +131,18 @@ class ComputeMiddleware:
         if "Content-Type" not in response.headers:
             response.headers["Content-Type"] = JSON
         return self._versioned(response, microversion.to_text(version))
+
+
+_BODY_TYPES = ("application/json", "application/vnd.openstack.compute+json")
+
+
+def _readable(content_type: str | None) -> bool:
+    """Nova reads no Content-Type, an empty one or text/plain as "none",
+    takes JSON, and answers 415 to anything else, whatever the method."""
+    if content_type is None:
+        return True
+    media = content_type.split(";", 1)[0].strip()
+    return not media or media == "text/plain" or media in _BODY_TYPES
 
 
 async def unknown_route(request: web.Request) -> web.Response:

@@ -283,7 +283,7 @@ class FlavorsResource:
         key = request.match_info["key"]
         if flavor.extra_specs.pop(key, None) is None:
             raise not_found(f"Flavor {flavor.id} has no extra specs with key {key}.")
-        return web.Response(status=202)
+        return web.Response(status=200)
 
 
 def _spec_text(value: object) -> str:

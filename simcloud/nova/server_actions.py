@@ -89,6 +89,18 @@ def require(server: Server, action: str, vm_states: tuple[str, ...] | None,
         raise invalid_state(action, server.id, "launched_at", None)
 
 
+# Every server action Nova has: one it has and simcloud does not simulate
+# still looks the server up first (404 when missing), as Nova's handler does.
+NOVA_ACTIONS = frozenset({
+    "addFixedIp", "addFloatingIp", "addSecurityGroup", "changePassword", "confirmResize",
+    "createBackup", "createImage", "evacuate", "forceDelete", "injectNetworkInfo", "lock",
+    "migrate", "os-getConsoleOutput", "os-getRDPConsole", "os-getSPICEConsole",
+    "os-getSerialConsole", "os-getVNCConsole", "os-migrateLive", "os-resetState", "os-start",
+    "os-stop", "pause", "reboot", "rebuild", "removeFixedIp", "removeFloatingIp",
+    "removeSecurityGroup", "rescue", "resetNetwork", "resize", "restore", "resume",
+    "revertResize", "shelve", "shelveOffload", "suspend", "trigger_crash_dump", "unlock",
+    "unpause", "unrescue", "unshelve"})
+
 Handler = Callable[[web.Request, ComputeContext, Server, Any, Any], Awaitable[web.Response]]
 
 
@@ -118,9 +130,11 @@ class ServerActions:
             raise bad_request("Malformed request body")
         (name, args), = body.items()
         handler = self.handlers.get(name)
-        if handler is None:
+        if handler is None and name not in NOVA_ACTIONS:
             raise bad_request(f"There is no such action: {name}")
         server = find_server(self.store, context, request.match_info["server_id"])
+        if handler is None:       # Nova's, not simulated: found the server, cannot do it
+            raise bad_request(f"There is no such action: {name}")
         return await handler(request, context, server, body, args)
 
     def _accepted(self, context: ComputeContext, server: Server, action: str,
@@ -200,7 +214,7 @@ class ServerActions:
         require(server, "resize", (S.ACTIVE, S.STOPPED))
         flavor_id = id_from_href(args["flavorRef"])
         new = self.store.flavors.get(flavor_id)
-        if new is None or new.disabled:
+        if new is None or new.disabled or not (new.is_public or context.is_admin):
             raise bad_request(f"Flavor {flavor_id} could not be found.")
         old = server.flavor
         if new.id == old.id:
@@ -276,10 +290,12 @@ class ServerActions:
         if "metadata" in args:
             server.metadata = dict(args["metadata"]) or None
         for field, attr in (("description", "description"), ("key_name", "key_name"),
-                            ("user_data", "user_data"), ("hostname", "hostname"),
-                            ("accessIPv4", "access_ipv4"), ("accessIPv6", "access_ipv6")):
+                            ("user_data", "user_data"), ("hostname", "hostname")):
             if field in args:
                 setattr(server, attr, args[field])
+        for field, attr in (("accessIPv4", "access_ipv4"), ("accessIPv6", "access_ipv6")):
+            if field in args:
+                setattr(server, attr, V.normal_ip(args[field]))
         if "OS-DCF:diskConfig" in args:
             server.auto_disk_config = args["OS-DCF:diskConfig"] == "AUTO"
         password = args.get("adminPass") or generate_password()

@@ -161,7 +161,7 @@ class ServerCreator:
         requested_az = self._availability_zone(ctx, spec)
         image_id = self._image(ctx, spec)
         nics = self._networks(spec)
-        flavor = self._flavor(spec)
+        flavor = self._flavor(ctx, spec)
         if image_id:
             check_image_fits(self.images.get(image_id), flavor)
         key_name = spec.get("key_name")
@@ -194,7 +194,8 @@ class ServerCreator:
                 create_request_id=ctx.request_id, reservation_id=reservation_id,
                 launch_index=index, hostname=hostname, description=description,
                 key_name=key_name, user_data=spec.get("user_data"),
-                access_ipv4=spec.get("accessIPv4"), access_ipv6=spec.get("accessIPv6"),
+                access_ipv4=V.normal_ip(spec.get("accessIPv4")),
+                access_ipv6=V.normal_ip(spec.get("accessIPv6")),
                 config_drive=V.to_bool(spec.get("config_drive", False)),
                 auto_disk_config=spec.get("OS-DCF:diskConfig") == "AUTO",
                 metadata=dict(metadata) or None,
@@ -258,10 +259,10 @@ class ServerCreator:
             raise bad_request(f"Image {image.id} is not active.")
         return image.id
 
-    def _flavor(self, spec: dict) -> Flavor:
+    def _flavor(self, ctx: ComputeContext, spec: dict) -> Flavor:
         flavor_id = id_from_href(spec["flavorRef"])
         flavor = self.store.flavors.get(flavor_id)
-        if flavor is None:
+        if flavor is None or not (flavor.is_public or ctx.is_admin):   # no access lists
             raise bad_request(f"Flavor {flavor_id} could not be found.")
         if flavor.disabled:
             raise bad_request("Flavor is disabled.")

@@ -132,9 +132,9 @@ class ServersResource:
         if "hostname" in changes:
             server.hostname = changes["hostname"]
         if "accessIPv4" in changes:
-            server.access_ipv4 = changes["accessIPv4"]
+            server.access_ipv4 = V.normal_ip(changes["accessIPv4"])
         if "accessIPv6" in changes:
-            server.access_ipv6 = changes["accessIPv6"]
+            server.access_ipv6 = V.normal_ip(changes["accessIPv6"])
         if "OS-DCF:diskConfig" in changes:
             server.auto_disk_config = changes["OS-DCF:diskConfig"] == "AUTO"
         server.updated_at = max(server.updated_at, self.store.clock())

@@ -190,6 +190,11 @@ def no_query(version: tuple[int, int], query: Any,
         _NO_QUERY.validate(query)
 
 
+def normal_ip(value: str | None) -> str | None:
+    """An address as Nova stores it (its IPAddress column): the canonical form."""
+    return str(ipaddress.ip_address(value)) if value else value
+
+
 def _py(value: Any) -> str:
     """Values printed as Python would (Nova's messages show Python reprs)."""
     if isinstance(value, str):

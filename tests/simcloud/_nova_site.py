@@ -60,8 +60,11 @@ class SiteHarness:
             sent["X-Auth-Token"] = as_
         if version is not None:
             sent["OpenStack-API-Version"] = f"compute {version}"
+        # without a body, no Content-Type (aiohttp would send application/octet-stream,
+        # which Nova refuses with 415)
+        skip = () if json is not None or "Content-Type" in sent else ("Content-Type",)
         async with self.client.request(method, path, json=json, params=params,
-                                       headers=sent) as resp:
+                                       headers=sent, skip_auto_headers=skip) as resp:
             text = await resp.text()
             try:
                 body = await resp.json(content_type=None) if text else None

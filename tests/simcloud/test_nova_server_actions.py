@@ -83,6 +83,24 @@ async def test_unknown_and_malformed_actions(site):
     assert two.status == 400
     missing = await _act(site, "0b6b2d8a-1111-4b2a-9a51-6c3e6e2a1f00", {"pause": None})
     assert missing.status == 404
+    # an action Nova has and simcloud does not simulate: the server is looked up first
+    shelve_missing = await _act(site, "0b6b2d8a-1111-4b2a-9a51-6c3e6e2a1f00", {"shelve": None})
+    assert shelve_missing.status == 404
+    assert (await _act(site, server_id, {"shelve": None})).status == 400
+    unknown_missing = await _act(site, "0b6b2d8a-1111-4b2a-9a51-6c3e6e2a1f00", {"levitate": None})
+    assert unknown_missing.status == 400
+
+
+async def test_a_body_type_nova_does_not_read_is_415(site):
+    server_id = await _active(site)
+    refused = await site.compute("PUT", f"/servers/{server_id}/tags/c", version="2.26",
+                                 headers={"Content-Type": "application/octet-stream"})
+    assert refused.status == 415
+    assert refused.body == {"badMediaType": {"code": 415, "message": "Unsupported Content-Type"}}
+    assert refused.headers["OpenStack-API-Version"] == "compute 2.26"
+    plain = await site.call("POST", f"/compute/v2.1/servers/{server_id}/action",
+                            headers={"Content-Type": "text/plain"}, json=None)
+    assert plain.status == 400        # read as no type; the empty body is malformed
 
 
 async def test_lock_blocks_the_owner_but_not_admin(site):

@@ -131,6 +131,20 @@ async def test_create_checks(site, change, status, message):
     assert reply.headers["OpenStack-API-Version"] == "compute 2.60"
 
 
+async def test_a_private_flavor_is_not_found_for_a_tenant(site):
+    made = await site.compute("POST", "/flavors", as_="admin", json={"flavor": {
+        "name": "hidden", "ram": 64, "vcpus": 1, "disk": 1, "id": "hidden",
+        "os-flavor-access:is_public": False}})
+    assert made.status == 200
+    body = {"name": "x", "imageRef": site.image_id("cirros"), "flavorRef": "hidden",
+            "networks": "none"}
+    refused = await site.compute("POST", "/servers", version="2.60", json={"server": body})
+    assert refused.body["badRequest"]["message"] == "Flavor hidden could not be found."
+    admin = await site.compute("POST", "/servers", version="2.60", as_="admin",
+                               json={"server": body})
+    assert admin.status == 202
+
+
 async def test_networks_are_required_from_2_37_only(site):
     body = {"name": "x", "imageRef": site.image_id("cirros"), "flavorRef": site.flavor_id("m1.tiny")}
     assert (await site.compute("POST", "/servers", version="2.36",
@@ -170,6 +184,9 @@ async def test_update_changes_name_description_and_access_ips(site):
                                json={"server": {"name": "again"}})).body["server"]
     assert "OS-EXT-STS:vm_state" in full
     assert full["OS-EXT-SRV-ATTR:hostname"] == "before"     # made once, at creation
+    canonical = (await site.compute("PUT", f"/servers/{server_id}", json={"server": {
+        "accessIPv6": "0000:0000:0000:0000:0000:babe:220.12.22.2"}})).body["server"]
+    assert canonical["accessIPv6"] == "::babe:dc0c:1602"        # as Nova's IPAddress column
     bad = await site.compute("PUT", f"/servers/{server_id}", version="2.1",
                              json={"server": {"description": "too early"}})
     assert bad.status == 400

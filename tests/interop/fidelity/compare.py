@@ -35,7 +35,8 @@ STEP_VOLATILE = (("keypair", frozenset({"id"})),
 # The key pair the sites generate (every view of it).
 GENERATED_KEYPAIR = "-kp-gen"
 # Keys whose values depend on the site in the elements with these labels (the
-# servers made together, labelled by uuid rank: launch index is by chance).
+# servers made together, labelled in the order the site lists them: which got
+# launch index 0 is by chance).
 LABEL_VOLATILE = (("<server:M", frozenset({"OS-EXT-SRV-ATTR:launch_index"})),)
 UUID = r"\b[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\b"
 _REQUEST_ID = re.compile(r"req-" + UUID)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import json
 import pathlib
 
@@ -9,6 +10,11 @@ from tests.interop.fidelity.compare import Comparison, Difference, Normalizer
 from tests.interop.fidelity.recorder import Exchange
 from tests.interop.fidelity.scenario import Scenario, max_version, parse_version
 from tests.interop.fidelity.targets import RealTarget, SimTarget, Target, new_prefix
+
+
+def _disk() -> int:
+    """A root disk size for this run's flavors (see Scenario)."""
+    return secrets.randbelow(9000) + 1000
 
 
 @dataclasses.dataclass
@@ -38,8 +44,9 @@ def run(build_seconds: float = 1.0) -> Outcome:
         real_rec, sim_rec = real.open(), sim.open()
         real.max_version, sim.max_version = max_version(real_rec), max_version(sim_rec)
         top = min(real.max_version, sim.max_version, key=parse_version)
-        real_ex = Scenario(real, top).run()
-        sim_ex = Scenario(sim, top).run()
+        disk = _disk()
+        real_ex = Scenario(real, top, disk).run()
+        sim_ex = Scenario(sim, top, disk).run()
         diffs = Comparison(_normalizer(real), _normalizer(sim)).exchanges(real_ex, sim_ex)
         return Outcome(top, real_ex, sim_ex, diffs)
     finally:
@@ -54,7 +61,8 @@ def run_sim_vs_sim(build_seconds: float = 1.0) -> Outcome:
         rec_one, rec_two = one.open(), two.open()
         one.max_version, two.max_version = max_version(rec_one), max_version(rec_two)
         top = min(one.max_version, two.max_version, key=parse_version)
-        ex_one, ex_two = Scenario(one, top).run(), Scenario(two, top).run()
+        disk = _disk()
+        ex_one, ex_two = Scenario(one, top, disk).run(), Scenario(two, top, disk).run()
         diffs = Comparison(_normalizer(one), _normalizer(two)).exchanges(ex_one, ex_two)
         return Outcome(top, ex_one, ex_two, diffs)
     finally:

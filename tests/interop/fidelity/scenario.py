@@ -34,8 +34,11 @@ def max_version(rec: Recorder) -> str:
 
 
 class Scenario:
-    def __init__(self, target: Target, top: str) -> None:
+    def __init__(self, target: Target, top: str, disk: int) -> None:
+        """`disk`: this run's flavors' root disk (GB), the same at both sites
+        and unlike other runs', so that `minDisk` finds this run's flavors."""
         assert target.recorder is not None
+        self.disk = disk
         self.t = target
         self.r: Recorder = target.recorder
         self.top = top
@@ -114,7 +117,7 @@ class Scenario:
         self.r.call("versions.image.versions", "GET", "/versions", service="image", who=None)
 
     def microversions(self) -> None:
-        path = f"/flavors?minDisk=200"
+        path = f"/flavors?minDisk={self.disk}"
         for step, value in (("none", None), ("2.1", "2.1"), ("2.37", "2.37"),
                             ("latest", "latest"), ("too-high", "2.1000"), ("major-3", "3.0"),
                             ("below-min", "2.0"), ("malformed", "2.a"), ("word", "foo")):
@@ -130,8 +133,8 @@ class Scenario:
 
     def flavors(self) -> None:
         p = self.p
-        f1 = {"name": f"{p}-f1", "id": f"{p}-f1", "ram": 256, "vcpus": 1, "disk": 200}
-        f2 = {"name": f"{p}-f2", "id": f"{p}-f2", "ram": 384, "vcpus": 1, "disk": 201,
+        f1 = {"name": f"{p}-f1", "id": f"{p}-f1", "ram": 256, "vcpus": 1, "disk": self.disk}
+        f2 = {"name": f"{p}-f2", "id": f"{p}-f2", "ram": 384, "vcpus": 1, "disk": self.disk + 1,
               "description": "second flavor"}
         for label, spec, v in (("f1", f1, "2.1"), ("f2", f2, "top")):
             self.t.label(spec["id"], f"flavor:{label}")
@@ -154,24 +157,39 @@ class Scenario:
                  v="2.1")
         self.get("flavors.extra-specs.show.missing", f"/flavors/{p}-f2/os-extra_specs/nope",
                  v="2.1")
+        self.call("flavors.extra-specs.set-more", "POST", f"/flavors/{p}-f2/os-extra_specs",
+                  v="2.1", who="admin", body={"extra_specs": {"hw:numa_nodes": "1"}})
+        self.call("flavors.extra-specs.delete", "DELETE",
+                  f"/flavors/{p}-f2/os-extra_specs/hw:numa_nodes", v="2.1", who="admin")
+        private = {"name": f"{p}-f3", "id": f"{p}-f3", "ram": 256, "vcpus": 1, "disk": self.disk,
+                   "os-flavor-access:is_public": False}
+        self.t.label(private["id"], "flavor:f3")
+        self.call("flavors.create.private", "POST", "/flavors", v="2.1", who="admin",
+                  body={"flavor": private}, expect=200)
+        self.t.on_close(lambda: self.r.call(None, "DELETE", f"/flavors/{p}-f3", who="admin"))
+        self.get("flavors.show.private", f"/flavors/{p}-f3", v="2.1")
+        self.get("flavors.show.private.admin", f"/flavors/{p}-f3", v="2.1", who="admin")
         for v in ("2.1", "2.37", "top"):
-            self.get("flavors.list", "/flavors?minDisk=200", v=v)
-            self.get("flavors.detail", "/flavors/detail?minDisk=200", v=v)
+            self.get("flavors.list", f"/flavors?minDisk={self.disk}", v=v)
+            self.get("flavors.detail", f"/flavors/detail?minDisk={self.disk}", v=v)
             self.get("flavors.show", f"/flavors/{p}-f2", v=v)
-        self.get("flavors.detail.admin", "/flavors/detail?minDisk=200", v="top", who="admin")
+        self.get("flavors.detail.admin", f"/flavors/detail?minDisk={self.disk}", v="top", who="admin")
         self.get("flavors.show.missing", f"/flavors/{p}-nope", v="2.1")
-        self.get("flavors.list.limit", "/flavors?minDisk=200&limit=1", v="2.1")
-        self.get("flavors.list.marker", f"/flavors?minDisk=200&marker={p}-f1", v="2.1")
+        # pages sorted by disk: this run's flavors come first even when other
+        # runs' flavors (larger disks) are there
+        by_disk = f"/flavors?minDisk={self.disk}&sort_key=root_gb&sort_dir=asc"
+        self.get("flavors.list.limit", f"{by_disk}&limit=1", v="2.1")
+        self.get("flavors.list.marker", f"{by_disk}&limit=1&marker={p}-f1", v="2.1")
         self.get("flavors.list.bad-marker", f"/flavors?marker={p}-nope", v="2.1")
         self.get("flavors.list.sort-name-desc",
-                 "/flavors?minDisk=200&sort_key=name&sort_dir=desc", v="2.1")
+                 f"/flavors?minDisk={self.disk}&sort_key=name&sort_dir=desc", v="2.1")
         self.get("flavors.list.bad-sort-key", "/flavors?sort_key=nope", v="2.1")
         self.get("flavors.list.bad-sort-dir", "/flavors?sort_dir=up", v="2.1")
-        self.get("flavors.list.min-ram", "/flavors?minDisk=200&minRam=300", v="2.1")
+        self.get("flavors.list.min-ram", f"/flavors?minDisk={self.disk}&minRam=300", v="2.1")
         self.get("flavors.list.bad-min-ram", "/flavors?minRam=big", v="2.1")
-        self.get("flavors.list.unknown-param", "/flavors?minDisk=200&nope=1", v="top")
+        self.get("flavors.list.unknown-param", f"/flavors?minDisk={self.disk}&nope=1", v="top")
         self.get("flavors.list.name", f"/flavors?name={p}-f[2-9]", v="top")
-        self.get("flavors.list.name", f"/flavors?minDisk=200&name={p}-f[2-9]", v="2.37")
+        self.get("flavors.list.name", f"/flavors?minDisk={self.disk}&name={p}-f[2-9]", v="2.37")
         self.get("flavors.show.unknown-param", f"/flavors/{p}-f1?nope=1", v="top")
         self.get("flavors.extra-specs.list.unknown-param",
                  f"/flavors/{p}-f2/os-extra_specs?nope=1", v="top")
@@ -237,6 +255,7 @@ class Scenario:
                 ("no-networks", "2.37", dict(base, name=f"{p}-srv-bad")),
                 ("bad-image", "top", dict(bad, imageRef="5ae2ba2a-8a31-4ea4-9e1f-3d2d7a1e0000")),
                 ("bad-flavor", "top", dict(bad, flavorRef=f"{p}-nope")),
+                ("private-flavor", "top", dict(bad, flavorRef=f"{p}-f3")),
                 ("bad-key", "top", dict(bad, key_name=f"{p}-nope")),
                 ("bad-az", "top", dict(bad, availability_zone="nowhere")),
                 ("unknown-field", "top", dict(bad, colour="blue")),
@@ -251,17 +270,27 @@ class Scenario:
 
     def create_several(self, base: dict) -> None:
         """min/max_count with return_reservation_id, found by its reservation id.
-        Both are created in the same second, where Nova orders by uuid: they
-        are labelled by uuid rank (M1 < M2), names too, so that the order
-        compares; which of them got launch index 0 then differs by chance."""
+        Which of the two comes first depends on the second each was created in
+        and then on their uuids (random): they are labelled M1, M2 in the
+        order the site itself gives (names too), so that the other steps
+        compare; which of them got launch index 0 then differs by chance."""
         body = {"server": dict(base, name=f"{self.p}-srv-m", networks="none", min_count=2,
                                max_count=2, return_reservation_id=True)}
         reservation = self.call("servers.create.several", "POST", "/servers", v="top",
                                 body=body, expect=202).body["reservation_id"]
         self.t.label(reservation, "reservation")
+        # until scheduled, Nova lists them from its build requests (creation
+        # order, newest first): wait for the order of the cell database
+        deadline = time.monotonic() + WAIT_SECONDS
+        while {s["status"] for s in self.r.call(
+                None, "GET", f"/servers/detail?reservation_id={reservation}",
+                version=self.top).body["servers"]} != {"ACTIVE"}:
+            if time.monotonic() > deadline:
+                raise CallFailed(f"{self.t.name}: servers {reservation} did not become ACTIVE")
+            time.sleep(0.5)
         found = self.get("servers.list.reservation-id", f"/servers?reservation_id={reservation}",
                          v="top").body["servers"]
-        for rank, server in enumerate(sorted(found, key=lambda s: s["id"]), start=1):
+        for rank, server in enumerate(found, start=1):
             label = f"M{rank}"
             self.servers[label] = server["id"]
             self.t.label(server["id"], f"server:{label}")
@@ -327,6 +356,8 @@ class Scenario:
                   body={"server": {"description": "x"}})
         self.call("servers.update.bad-field", "PUT", f"/servers/{A}", v="top",
                   body={"server": {"colour": "blue"}})
+        self.call("servers.update.access-ips", "PUT", f"/servers/{A}", v="top", body={"server": {
+            "accessIPv4": "192.0.2.11", "accessIPv6": "0000:0000:0000:0000:0000:babe:220.12.22.2"}})
         zone = self.show_quietly(C).body["server"]["OS-EXT-AZ:availability_zone"]
         for step, pinned in (("pin-elsewhere", "nowhere"), ("pin", zone),
                              ("repin-elsewhere", "nowhere"), ("unpin", None)):
@@ -359,6 +390,10 @@ class Scenario:
         self.call("tags.add", "PUT", f"{tags}/t4", v="top")
         self.call("tags.add.existing", "PUT", f"{tags}/t4", v="top")
         self.call("tags.add.bad", "PUT", f"{tags}/a,b", v="top")
+        self.call("tags.add.octet-stream", "PUT", f"{tags}/t5", v="top",
+                  headers={"Content-Type": "application/octet-stream"})
+        self.call("tags.add.text-plain", "PUT", f"{tags}/t5", v="top",
+                  headers={"Content-Type": "text/plain"})
         self.get("tags.check", f"{tags}/t4", v="top")
         self.get("tags.check.missing", f"{tags}/nope", v="top")
         self.call("tags.delete", "DELETE", f"{tags}/t4", v="top")
@@ -472,6 +507,10 @@ class Scenario:
         self.call("servers.delete.deleted", "DELETE", f"/servers/{A}", v="2.1")
         self.call("actions.stop.deleted", "POST", f"/servers/{A}/action", v="top",
                   body={"os-stop": None})
+        self.call("actions.shelve.deleted", "POST", f"/servers/{A}/action", v="top",
+                  body={"shelve": None})
+        self.call("actions.unknown.deleted", "POST", f"/servers/{A}/action", v="top",
+                  body={"fly": None})
         self.get("servers.list.after-delete", "/servers", v="top")
         self.get("servers.list.changes-since.deleted",
                  f"/servers/detail?changes-since={self.since}", v="top")
