@@ -18,8 +18,10 @@ from cascade.persistence.db import Database
 from cascade.persistence.flavors import FlavorStore
 from cascade.persistence.images import ImageStore
 from cascade.persistence.keypairs import KeypairStore
+from cascade.persistence.quotas import QuotaStore
 from cascade.persistence.servers import ServerProjection
 from cascade.persistence.sites import SiteStore
+from cascade.quotas.engine import QuotaEngine
 from cascade.routing.table import RouteTable
 from cascade.routing.translate import Translator
 from cascade.sites.breaker import Breaker
@@ -52,6 +54,7 @@ class Runtime:
     keypairs: KeypairStore
     images: ImageStore
     servers: ServerProjection
+    quotas: QuotaEngine
     health: HealthMonitor | None = None
 
     @classmethod
@@ -74,7 +77,7 @@ class Runtime:
             settings=settings, db=db, http=http, service_auth=service_auth, validator=validator,
             routes=routes, registry=registry, translator=Translator(routes),
             flavors=FlavorStore(db), keypairs=KeypairStore(db), images=ImageStore(db),
-            servers=ServerProjection(db),
+            servers=ServerProjection(db), quotas=QuotaEngine(QuotaStore(db), settings.quota),
         )
         # nested ids with no route yet (an image or flavor first seen in a
         # site) are resolved by the top-owned kinds' own adoption code

@@ -7,8 +7,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from cascade.api import faults, versions
-from cascade.api.compute import (availability_zones, flavors, keypairs, limits, server_actions,
-                                 server_extras, servers, servers_list)
+from cascade.api.compute import (availability_zones, flavors, keypairs, limits, quota_checks, quotas,
+                                 server_actions, server_extras, servers, servers_list)
 from cascade.api.compute.common import context, reply, runtime_of
 
 
@@ -80,7 +80,8 @@ async def show_version(request: web.Request) -> web.Response:
 
 
 def build_app() -> web.Application:
-    app = web.Application(middlewares=[microversion_middleware, content_type_middleware])
+    app = web.Application(middlewares=[microversion_middleware, content_type_middleware,
+                                       quota_checks.release_middleware])
     r = app.router
     r.add_get("", list_versions)
     r.add_get("/", list_versions)
@@ -94,4 +95,5 @@ def build_app() -> web.Application:
     keypairs.add_routes(r, "/v2.1")
     availability_zones.add_routes(r, "/v2.1")
     limits.add_routes(r, "/v2.1")
+    quotas.add_routes(r, "/v2.1")
     return app

@@ -16,6 +16,7 @@ from cryptography import x509
 
 from cascade import errors
 from cascade.api import patterns
+from cascade.api.compute import quota_checks
 from cascade.api.compute.common import body_of, context, reply, require_admin, runtime_of
 from cascade.persistence.keypairs import Keypair
 from cascade.sites.versions import at_least
@@ -116,6 +117,7 @@ async def create(request: web.Request) -> web.Response:
     if spec.get("user_id") and spec["user_id"] != ctx.user_id:
         require_admin(ctx, "os_compute_api:os-keypairs:create")
         user_id = spec["user_id"]
+    await quota_checks.check_keypairs(request, user_id)
     private_key = None
     public_key = spec.get("public_key")
     if public_key is None:

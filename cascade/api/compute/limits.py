@@ -1,45 +1,66 @@
-"""Limits: each reachable site's absolute limits for the tenant, summed.
-
-Totals and usage add up across sites; per-item limits (metadata items, key
-pairs per user, ...) are the strictest site's, since any site may get the
-next server. -1 (unlimited) anywhere makes a sum unlimited."""
+"""Limits: the project's absolute limits and what it uses, as Nova builds
+them from its quotas, here from the cascade's global quotas (the limits a
+tenant is held to whichever site serves it; sites' own quotas are not
+shown). Keys follow Nova's microversions: the network limits go from 2.36,
+maxImageMeta from 2.39, the personality ones from 2.57."""
 from __future__ import annotations
 
 from aiohttp import web
 
-from cascade import errors
-from cascade.api import patterns
 from cascade.api.compute.common import context, reply, require_admin, runtime_of
+from cascade.api.compute.quotas import validate_query
+from cascade.sites.versions import at_least
 
-SUMMED = {"maxTotalCores", "maxTotalInstances", "maxTotalRAMSize", "maxServerGroups", "maxTotalFloatingIps",
-          "maxSecurityGroups", "totalCoresUsed", "totalInstancesUsed", "totalRAMUsed", "totalServerGroupsUsed",
-          "totalFloatingIpsUsed", "totalSecurityGroupsUsed"}
+# quota resource -> its limits' names
+LIMIT_NAMES = {
+    "ram": ("maxTotalRAMSize",),
+    "instances": ("maxTotalInstances",),
+    "cores": ("maxTotalCores",),
+    "key_pairs": ("maxTotalKeypairs",),
+    "floating_ips": ("maxTotalFloatingIps",),
+    "metadata_items": ("maxServerMeta", "maxImageMeta"),
+    "injected_files": ("maxPersonality",),
+    "injected_file_content_bytes": ("maxPersonalitySize",),
+    "security_groups": ("maxSecurityGroups",),
+    "security_group_rules": ("maxSecurityGroupRules",),
+    "server_groups": ("maxServerGroups",),
+    "server_group_members": ("maxServerGroupMembers",),
+}
+USED_NAMES = {
+    "totalRAMUsed": "ram",
+    "totalCoresUsed": "cores",
+    "totalInstancesUsed": "instances",
+    "totalFloatingIpsUsed": "floating_ips",
+    "totalSecurityGroupsUsed": "security_groups",
+    "totalServerGroupsUsed": "server_groups",
+}
 
 
-def combine(values: list[int], summed: bool) -> int:
-    if summed:
-        return -1 if any(v == -1 for v in values) else sum(values)
-    bounded = [v for v in values if v != -1]
-    return min(bounded) if bounded else -1
+def _hidden(version: str | None) -> set[str]:
+    hidden = set()
+    if at_least(version, "2.36"):
+        hidden |= {"floating_ips", "security_groups", "security_group_rules"}
+    if at_least(version, "2.57"):
+        hidden |= {"injected_files", "injected_file_content_bytes"}
+    return hidden
 
 
 async def show(request: web.Request) -> web.Response:
     rt, ctx = runtime_of(request), context(request)
-    params = {}
+    validate_query(request, ["tenant_id"])
+    project_id = ctx.project_id
     if "tenant_id" in request.query:
         require_admin(ctx, "os_compute_api:limits:other_project")
-        params["tenant_id"] = request.query["tenant_id"]
-    sites = [s for s in rt.registry.all() if s.health != "down"]
-
-    async def limits_of(site):
-        response = await patterns.forward(rt, ctx, site, "compute", "GET", "/limits", params=params)
-        return response.body["limits"]["absolute"]
-
-    answers = [r.value for r in await patterns.fan_out(rt, sites, limits_of) if r.ok]
-    if sites and not answers:
-        raise errors.SiteUnavailable("No availability zone answered.", site="*")
-    keys = sorted({k for answer in answers for k in answer})
-    absolute = {k: combine([a[k] for a in answers if k in a], k in SUMMED) for k in keys}
+        project_id = request.query["tenant_id"]
+    quotas = await rt.quotas.detail(project_id)
+    hidden = _hidden(ctx.microversion)
+    absolute = {}
+    for resource, names in LIMIT_NAMES.items():
+        if resource not in hidden:
+            absolute.update({name: quotas[resource]["limit"] for name in names
+                             if name != "maxImageMeta" or not at_least(ctx.microversion, "2.39")})
+    absolute.update({name: quotas[resource]["in_use"] for name, resource in USED_NAMES.items()
+                     if resource not in hidden})
     return reply({"limits": {"absolute": absolute, "rate": []}})
 
 

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from cascade import errors
 from cascade.api import patterns
-from cascade.api.compute import dependencies
+from cascade.api.compute import dependencies, quota_checks
 from cascade.api.compute.common import body_of, context, reply, runtime_of
 from cascade.api.compute.servers import not_found, reference_id
 from cascade.resources.kinds import SERVER, STAMP_KEY
@@ -46,8 +46,10 @@ async def act(request: web.Request) -> web.Response:
         raise errors.BadRequest("Malformed request body")
     (action, payload), = body.items()
     target = await patterns.locate(rt, ctx, SERVER, server_id, not_found=not_found(server_id))
+    await quota_checks.before_action(request, target, action, payload)
     payload = await _to_bottom(rt, ctx, target, action, payload)
     response = await patterns.forward_routed(rt, ctx, target, "POST", "/action", json={action: payload})
+    await quota_checks.after_action(request, target, action)
     answer = response.body
     if isinstance(answer, dict) and "server" in answer:
         answer = {"server": await rt.translator.to_top(SERVER, target.site, answer["server"], base_url=ctx.base_url)}

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from cascade import errors
 from cascade.api import patterns
-from cascade.api.compute import schemas
+from cascade.api.compute import quota_checks, schemas
 from cascade.api.compute.common import body_of, context, reply, runtime_of
 from cascade.api.compute.servers import not_found
 from cascade.resources.kinds import SERVER, STAMP_KEY
@@ -36,6 +36,7 @@ async def metadata(request: web.Request) -> web.Response:
     if request.method != "GET":
         body = await body_of(request)
         schemas.validate(body, schemas.METADATA_SCHEMA)
+        await quota_checks.check_metadata(request, target, body["metadata"], replace=request.method == "PUT")
         body["metadata"].pop(STAMP_KEY, None)
         if request.method == "PUT":
             body["metadata"][STAMP_KEY] = target.route.top_id
@@ -54,6 +55,7 @@ async def metadata_item(request: web.Request) -> web.Response:
         schemas.validate(body, schemas.METADATA_ITEM_SCHEMA)
         if key not in body["meta"]:
             raise errors.BadRequest("Request body and URI mismatch")
+        await quota_checks.check_metadata(request, target, body["meta"], replace=False)
     response = await patterns.forward_routed(rt, ctx, target, request.method, f"/metadata/{key}", json=body)
     return reply(_hide(response.body), status=response.status)
 

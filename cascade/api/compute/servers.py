@@ -14,7 +14,7 @@ from aiohttp import web
 
 from cascade import errors
 from cascade.api import patterns
-from cascade.api.compute import dependencies, schemas, server_views
+from cascade.api.compute import dependencies, quota_checks, schemas, server_views
 from cascade.api.compute.common import body_of, context, reply, runtime_of
 from cascade.context import RequestContext
 from cascade.persistence.servers import ProjectedServer
@@ -65,6 +65,7 @@ async def create(request: web.Request) -> web.Response:
     zone = _zone(spec.get("availability_zone"))
     if zone is not None and rt.registry.by_az(zone) is None:
         raise errors.BadRequest("The requested availability zone is not available")
+    max_count = await quota_checks.reserve_servers(request, flavor, spec, min_count, max_count)
     ranked = placement.rank(rt.registry.all(), placement.PlacementRequest(
         vcpus=flavor.vcpus * max_count, memory_mb=flavor.ram * max_count, availability_zone=zone,
         image_sites=frozenset(image_copies) if image_copies is not None else None,
