@@ -10,7 +10,7 @@ import openstack
 import pytest
 import requests
 
-from tests.functional.helpers import boot, flavor_id, image_id
+from tests.functional.helpers import boot, bottom_copy, flavor_id, image_id
 
 
 def post_server(conn, server, microversion="2.37"):
@@ -148,8 +148,29 @@ def test_tenants_are_isolated(demo, cloud, alt, admin):
 
 
 def test_a_body_type_nova_does_not_read_is_415(demo, cloud):
-    # the same as real Nova's answer (compared in tests/interop/test_real_nova.py)
+    # the cascade's own answer, before any site is asked (compared with a site's below)
     response = requests.get(f"{demo.url}/compute/v2.1/servers", timeout=30, headers={
         "X-Auth-Token": cloud.auth_token, "Content-Type": "application/xml"})
     assert response.status_code == 415
     assert response.json() == {"badMediaType": {"code": 415, "message": "Unsupported Content-Type"}}
+
+
+@pytest.mark.parametrize("content_type", ["application/octet-stream", "text/plain", "application/json"])
+def test_body_types_are_read_as_nova_reads_them(demo, cloud, sites, content_type):
+    """Nova answers 415 to a body type it does not read (on any call, even
+    one without a body) and takes text/plain as no type at all."""
+    server = boot(demo, cloud, zone=demo.zones[0])
+    try:
+        zone, copy = bottom_copy(sites, server.id)
+        answers = []
+        for conn, server_id, tag in ((cloud, server.id, "top"), (sites[zone], copy.id, "site")):
+            endpoint = conn.compute.get_endpoint().rstrip("/")
+            answers.append(requests.put(f"{endpoint}/servers/{server_id}/tags/{tag}", timeout=30, headers={
+                "X-Auth-Token": conn.auth_token, "OpenStack-API-Version": "compute 2.26",
+                "Content-Type": content_type}))
+        top, bottom = answers
+        assert top.status_code == bottom.status_code, (top.text, bottom.text)
+        if bottom.status_code == 415:
+            assert_same_fault(top, bottom)
+    finally:
+        cloud.compute.delete_server(server)

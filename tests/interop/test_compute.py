@@ -1,11 +1,10 @@
 """The functional tier's Compute scenarios, run through the cascade against
 real Nova (realstack's two regions) instead of simcloud: creates in each zone
 and by the scheduler, fanned-out lists with pagination and sorting, every
-action, metadata, tags, key pairs, flavors, images, error bodies (compared
-and answer shapes compared
-with the same request made straight at a region), deletes and tenant
-isolation, each checked straight in the region; and the demo's Keystone
-set-up, run again on the real Keystone."""
+action, metadata, tags, key pairs, flavors, images, deletes and tenant
+isolation, each checked straight in the region; error bodies, body types
+and answer shapes compared with the same request made straight at a region;
+and the demo's Keystone set-up, run again on the real Keystone."""
 from __future__ import annotations
 
 import pytest
