@@ -97,7 +97,8 @@ class ComputeMiddleware:
         if request.path in _ROOT:
             return await handler(request)
         if request.path in _VERSION_DOC:     # the v2.1 document answers as version 2.1
-            return self._versioned(await handler(request), microversion.to_text(microversion.DEFAULT))
+            return self._versioned(await handler(request),
+                                   microversion.to_text(microversion.DEFAULT))
         token_id = request.headers.get("X-Auth-Token")
         token = self.validate(token_id) if token_id else None
         if token is None:

@@ -40,7 +40,8 @@ class Recorder:
     "compute-root", "image") to its base URL; `tokens` maps "admin" and
     "tenant" to tokens."""
 
-    def __init__(self, bases: dict[str, str], tokens: dict[str, str], timeout: float = 60.0) -> None:
+    def __init__(self, bases: dict[str, str], tokens: dict[str, str],
+                 timeout: float = 60.0) -> None:
         self.bases = bases
         self.tokens = tokens
         self.timeout = timeout

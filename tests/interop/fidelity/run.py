@@ -1,10 +1,10 @@
-"""Running the scenario on both targets and comparing the recordings."""
+"""Running the scenario on two targets and comparing the recordings."""
 from __future__ import annotations
 
 import dataclasses
-import secrets
 import json
 import pathlib
+import secrets
 
 from tests.interop.fidelity.compare import Comparison, Difference, Normalizer
 from tests.interop.fidelity.recorder import Exchange
@@ -12,15 +12,10 @@ from tests.interop.fidelity.scenario import Scenario, max_version, parse_version
 from tests.interop.fidelity.targets import RealTarget, SimTarget, Target, new_prefix
 
 
-def _disk() -> int:
-    """A root disk size for this run's flavors (see Scenario)."""
-    return secrets.randbelow(9000) + 1000
-
-
 @dataclasses.dataclass
 class Outcome:
     top: str
-    real: list[Exchange]
+    real: list[Exchange]          # the reference side (the real site, or the first simcloud)
     sim: list[Exchange]
     differences: list[Difference]
 
@@ -37,34 +32,27 @@ def _normalizer(target: Target) -> Normalizer:
     return Normalizer(target.labels, target.prefix, urls)
 
 
-def run(build_seconds: float = 1.0) -> Outcome:
-    prefix = new_prefix()
-    real, sim = RealTarget(prefix), SimTarget(new_prefix(), build_seconds=build_seconds)
+def compare(reference: Target, other: Target) -> Outcome:
+    """Prepare both, run the scenario at each, compare; always clean up."""
     try:
-        real_rec, sim_rec = real.open(), sim.open()
-        real.max_version, sim.max_version = max_version(real_rec), max_version(sim_rec)
-        top = min(real.max_version, sim.max_version, key=parse_version)
-        disk = _disk()
-        real_ex = Scenario(real, top, disk).run()
-        sim_ex = Scenario(sim, top, disk).run()
-        diffs = Comparison(_normalizer(real), _normalizer(sim)).exchanges(real_ex, sim_ex)
-        return Outcome(top, real_ex, sim_ex, diffs)
+        recorders = reference.open(), other.open()
+        for target, recorder in zip((reference, other), recorders):
+            target.max_version = max_version(recorder)
+        top = min(reference.max_version, other.max_version, key=parse_version)
+        disk = secrets.randbelow(9000) + 1000     # this run's flavors' disk (see Scenario)
+        one, two = Scenario(reference, top, disk).run(), Scenario(other, top, disk).run()
+        diffs = Comparison(_normalizer(reference), _normalizer(other)).exchanges(one, two)
+        return Outcome(top, one, two, diffs)
     finally:
-        sim.close()
-        real.close()
+        other.close()
+        reference.close()
+
+
+def run(build_seconds: float = 1.0) -> Outcome:
+    """The real site against a simcloud site."""
+    return compare(RealTarget(new_prefix()), SimTarget(new_prefix(), build_seconds))
 
 
 def run_sim_vs_sim(build_seconds: float = 1.0) -> Outcome:
-    """Both sides at simcloud: whatever differs is noise the harness lets through."""
-    one, two = SimTarget(new_prefix(), build_seconds), SimTarget(new_prefix(), build_seconds)
-    try:
-        rec_one, rec_two = one.open(), two.open()
-        one.max_version, two.max_version = max_version(rec_one), max_version(rec_two)
-        top = min(one.max_version, two.max_version, key=parse_version)
-        disk = _disk()
-        ex_one, ex_two = Scenario(one, top, disk).run(), Scenario(two, top, disk).run()
-        diffs = Comparison(_normalizer(one), _normalizer(two)).exchanges(ex_one, ex_two)
-        return Outcome(top, ex_one, ex_two, diffs)
-    finally:
-        two.close()
-        one.close()
+    """Two simcloud sites: whatever differs is noise the harness lets through."""
+    return compare(SimTarget(new_prefix(), build_seconds), SimTarget(new_prefix(), build_seconds))

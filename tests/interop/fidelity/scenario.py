@@ -173,7 +173,8 @@ class Scenario:
             self.get("flavors.list", f"/flavors?minDisk={self.disk}", v=v)
             self.get("flavors.detail", f"/flavors/detail?minDisk={self.disk}", v=v)
             self.get("flavors.show", f"/flavors/{p}-f2", v=v)
-        self.get("flavors.detail.admin", f"/flavors/detail?minDisk={self.disk}", v="top", who="admin")
+        self.get("flavors.detail.admin", f"/flavors/detail?minDisk={self.disk}", v="top",
+                 who="admin")
         self.get("flavors.show.missing", f"/flavors/{p}-nope", v="2.1")
         # pages sorted by disk: this run's flavors come first even when other
         # runs' flavors (larger disks) are there

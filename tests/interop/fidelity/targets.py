@@ -274,7 +274,8 @@ class SimTarget(Target):
         assert self.process.stdout is not None
         line = self.process.stdout.readline().decode().strip()
         if line != "ready":
-            raise RuntimeError(f"simcloud did not start: {line!r}; see {self.state_dir}/simcloud.log")
+            raise RuntimeError(f"simcloud did not start: {line!r}; "
+                               f"see {self.state_dir}/simcloud.log")
         state = json.loads((self.state_dir / "simcloud.json").read_text())
         site = state["sites"][0]
         self.keystone = state["keystone_url"]
