@@ -19,6 +19,7 @@ from cascade.persistence.flavors import FlavorStore
 from cascade.persistence.images import ImageStore
 from cascade.persistence.keypairs import KeypairStore
 from cascade.persistence.quotas import QuotaStore
+from cascade.persistence.server_groups import ServerGroupStore
 from cascade.persistence.servers import ServerProjection
 from cascade.persistence.sites import SiteStore
 from cascade.quotas.engine import QuotaEngine
@@ -55,6 +56,7 @@ class Runtime:
     images: ImageStore
     servers: ServerProjection
     quotas: QuotaEngine
+    server_groups: ServerGroupStore
     health: HealthMonitor | None = None
 
     @classmethod
@@ -78,7 +80,9 @@ class Runtime:
             routes=routes, registry=registry, translator=Translator(routes),
             flavors=FlavorStore(db), keypairs=KeypairStore(db), images=ImageStore(db),
             servers=ServerProjection(db), quotas=QuotaEngine(QuotaStore(db), settings.quota),
+            server_groups=ServerGroupStore(db),
         )
+        runtime.quotas.register_counter("server_groups", runtime.server_groups.counter)
         # nested ids with no route yet (an image or flavor first seen in a
         # site) are resolved by the top-owned kinds' own adoption code
         from cascade.api.compute.dependencies import resolve_unrouted

@@ -13,7 +13,7 @@ import datetime
 import uuid
 from typing import Any, Mapping
 
-from sqlalchemy import and_, delete, exists, false, or_, select
+from sqlalchemy import and_, delete, exists, false, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,7 +71,7 @@ class FlavorStore:
 
     async def list(
         self, *, is_public: bool | None = True, project_id: str | None = None,
-        min_ram: int | None = None, min_disk: int | None = None,
+        visible_to: str | None = None, min_ram: int | None = None, min_disk: int | None = None,
         sort_key: str = "flavorid", sort_dir: str = "asc",
         limit: int | None = None, marker: str | None = None, include_deleted: bool = False,
     ) -> builtins.list[Flavor]:
@@ -79,8 +79,10 @@ class FlavorStore:
 
         `is_public`: True lists public flavors and, with `project_id`, the
         private ones that project was given access to; False only private
-        ones; None every flavor (admins). `marker` is a flavor id: the page
-        starts after it in the chosen order."""
+        ones; None every flavor. `visible_to` (a non-admin's project) limits
+        every answer, the marker included, to the flavors that project may
+        see. `marker` is a flavor id: the page starts after it in the chosen
+        order."""
         column = SORT_KEYS.get(sort_key)
         if column is None:
             raise BadRequest(f"Invalid sort_key {sort_key!r}.")
@@ -89,6 +91,8 @@ class FlavorStore:
         query = select(FlavorRow)
         if not include_deleted:
             query = query.where(FlavorRow.deleted.is_(False))
+        if visible_to is not None:
+            query = query.where(_visible_to(visible_to))
         if is_public is True:
             query = query.where(_visible_to(project_id) if project_id is not None else FlavorRow.is_public.is_(True))
         elif is_public is False:
@@ -101,7 +105,8 @@ class FlavorStore:
         ordered = (column.asc(), FlavorRow.id.asc()) if sort_dir == "asc" else (column.desc(), FlavorRow.id.desc())
         async with self._db.session() as session:
             if marker is not None:
-                anchor = await session.get(FlavorRow, marker)
+                anchor = await session.scalar(select(FlavorRow).where(
+                    FlavorRow.id == marker, _visible_to(visible_to) if visible_to is not None else true()))
                 if anchor is None:
                     raise BadRequest(f"marker [{marker}] not found")
                 anchor_value = getattr(anchor, column.key)
@@ -196,18 +201,29 @@ class FlavorStore:
             row = await self._row(session, flavor_id)
             if row.is_public:
                 raise NotFound("Access list not available for public flavors.", kind="flavor", resource_id=flavor_id)
-            projects = await session.scalars(
-                select(FlavorAccessRow.project_id).where(FlavorAccessRow.flavor_id == flavor_id)
-                .order_by(FlavorAccessRow.project_id))
-            return list(projects)
+            return await self._projects(session, flavor_id)
 
-    async def add_access(self, flavor_id: str, project_id: str) -> None:
+    async def projects_of(self, flavor_id: str) -> builtins.list[str]:
+        """The projects given access to a flavor, public or not, sorted."""
+        async with self._db.session() as session:
+            await self._row(session, flavor_id)
+            return await self._projects(session, flavor_id)
+
+    @staticmethod
+    async def _projects(session: AsyncSession, flavor_id: str) -> builtins.list[str]:
+        return list(await session.scalars(
+            select(FlavorAccessRow.project_id).where(FlavorAccessRow.flavor_id == flavor_id)
+            .order_by(FlavorAccessRow.project_id)))
+
+    async def add_access(self, flavor_id: str, project_id: str, *, allow_public: bool = False) -> None:
+        """Give a project access; a public flavor refuses it unless
+        `allow_public` (Nova before 2.7 kept such useless grants)."""
         duplicate = Conflict(f"Flavor access already exists for flavor {flavor_id} "
                              f"and project {project_id} combination.")
         try:
             async with self._db.session() as session:
                 row = await self._row(session, flavor_id)
-                if row.is_public:
+                if row.is_public and not allow_public:
                     raise Conflict("Can not add access to a public flavor.")
                 if await session.get(FlavorAccessRow, (flavor_id, project_id)) is not None:
                     raise duplicate

@@ -247,3 +247,31 @@ class QuotaResizeRow(Base):
     old_flavor_id: Mapped[str] = mapped_column(String(ID_LEN))
     new_flavor_id: Mapped[str] = mapped_column(String(ID_LEN))
     created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+
+
+class ServerGroupRow(Base):
+    """A top server group. Each site its members run in holds a bottom group
+    of the same policy (a `server_group` route per site)."""
+
+    __tablename__ = "server_groups"
+    __table_args__ = (Index(None, "project_id"),)
+
+    id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    project_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    policy: Mapped[str] = mapped_column(String(32))
+    rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # the one site an affinity group's members run in, while it has members
+    site_id: Mapped[Optional[str]] = mapped_column(String(UUID_LEN))
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+
+
+class ServerGroupMemberRow(Base):
+    __tablename__ = "server_group_members"
+    __table_args__ = (Index(None, "server_id"),)
+
+    group_id: Mapped[str] = mapped_column(
+        String(UUID_LEN), ForeignKey("server_groups.id", ondelete="CASCADE"), primary_key=True)
+    server_id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)

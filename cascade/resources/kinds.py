@@ -52,6 +52,7 @@ SERVER = Kind(
         "image.id": "image",
         "flavor.id": "flavor",
         "os-extended-volumes:volumes_attached[].id": "volume",
+        "server_groups[]": "server_group",
     },
     links={"links": "server", "image.links": "image", "flavor.links": "flavor"},
     filter_ids={"image": "image", "flavor": "flavor"},
@@ -90,6 +91,16 @@ IMAGE = Kind(
     placement="many",
 )
 
+SERVER_GROUP = Kind(
+    name="server_group",
+    service="compute",
+    collection="server_groups",
+    member="server_group",
+    path="os-server-groups",
+    id_fields={"id": "server_group", "members[]": "server"},
+    placement="many",
+)
+
 VOLUME = Kind(
     name="volume",
     service="volume",
@@ -100,7 +111,7 @@ VOLUME = Kind(
     links={"links": "volume"},
 )
 
-KINDS: Mapping[str, Kind] = {k.name: k for k in (SERVER, FLAVOR, KEYPAIR, IMAGE, VOLUME)}
+KINDS: Mapping[str, Kind] = {k.name: k for k in (SERVER, FLAVOR, KEYPAIR, IMAGE, SERVER_GROUP, VOLUME)}
 
 
 def kind(name: str) -> Kind:

@@ -8,7 +8,7 @@ does (ERROR, "No valid host was found"), exactly as a single cloud would.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from cascade import errors
 from cascade.sites.model import DOWN, ENABLED, Site
@@ -23,6 +23,21 @@ class PlacementRequest:
     # sites holding a copy of the image (None: no image needed, e.g. boot from volume)
     image_sites: frozenset[str] | None = None
     microversion: str | None = None
+    group: "GroupConstraint | None" = None
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupConstraint:
+    """What a server group asks of the site of a new member. The cascade
+    keeps (soft-)affinity at site level: the members go where the group's
+    first member went (`site_id`; a hard rule for "affinity", a preference
+    for "soft-affinity"). Anti-affinity members spread over sites, fewest
+    members first; inside each site its own group keeps them apart."""
+
+    policy: str
+    site_id: str | None = None
+    zone: str | None = None                 # the availability zone of `site_id`, for the error text
+    members_per_site: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
 
 Filter = Callable[[Site, PlacementRequest], bool]
@@ -52,6 +67,17 @@ def speaks_microversion(site: Site, req: PlacementRequest) -> bool:
     return APIVersion(site.compute_min_version) <= version <= APIVersion(site.compute_max_version)
 
 
+def with_group(site: Site, req: PlacementRequest) -> bool:
+    group = req.group
+    return group is None or group.policy != "affinity" or group.site_id is None or site.id == group.site_id
+
+
+def _group_error(req: PlacementRequest) -> errors.CascadeError:
+    zone = req.group.zone if req.group is not None else None
+    return errors.BadRequest("No valid host was found. The members of this affinity server group run in "
+                             f"availability zone {zone}, which cannot take this server.")
+
+
 def has_room(site: Site, req: PlacementRequest) -> bool:
     capacity = site.capacity
     if capacity.memory_mb <= 0:  # not measured yet: do not exclude
@@ -63,9 +89,19 @@ def free_ram(site: Site, req: PlacementRequest) -> float:
     return float(site.capacity.free_memory_mb)
 
 
+def group_preference(site: Site, req: PlacementRequest) -> float:
+    group = req.group
+    if group is None:
+        return 0.0
+    if group.policy in ("affinity", "soft-affinity"):
+        return 1.0 if site.id == group.site_id else 0.0
+    return -float(group.members_per_site.get(site.id, 0))
+
+
 # (filter, error raised when it removes the last candidates)
 HARD_FILTERS: Sequence[tuple[Filter, Callable[[PlacementRequest], errors.CascadeError]]] = (
     (in_zone, lambda req: errors.BadRequest("The requested availability zone is not available")),
+    (with_group, _group_error),
     (accepts_new_work, lambda req: errors.BadRequest("The requested availability zone is not available")
         if req.availability_zone else errors.SiteUnavailable("No availability zone accepts new servers now.", site="*")),
     (has_image, lambda req: errors.BadRequest("Image is not available in the requested availability zone.")),
@@ -75,7 +111,7 @@ HARD_FILTERS: Sequence[tuple[Filter, Callable[[PlacementRequest], errors.Cascade
         f"Availability zone {req.availability_zone} is unavailable." if req.availability_zone
         else "No availability zone is available now.", site=req.availability_zone or "*")),
 )
-WEIGHERS: Sequence[Weigher] = (free_ram,)
+WEIGHERS: Sequence[Weigher] = (group_preference, free_ram)
 
 
 def rank(sites: Iterable[Site], req: PlacementRequest) -> list[Site]:

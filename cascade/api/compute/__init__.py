@@ -8,7 +8,7 @@ from aiohttp import web
 
 from cascade.api import faults, versions
 from cascade.api.compute import (availability_zones, flavors, keypairs, limits, quota_checks, quotas,
-                                 server_actions, server_extras, servers, servers_list)
+                                 server_actions, server_extras, server_groups, servers, servers_list)
 from cascade.api.compute.common import context, reply, runtime_of
 
 
@@ -93,6 +93,7 @@ def build_app() -> web.Application:
     server_extras.add_routes(r, "/v2.1")
     flavors.add_routes(r, "/v2.1")
     keypairs.add_routes(r, "/v2.1")
+    server_groups.add_routes(r, "/v2.1")
     availability_zones.add_routes(r, "/v2.1")
     limits.add_routes(r, "/v2.1")
     quotas.add_routes(r, "/v2.1")

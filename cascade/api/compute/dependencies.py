@@ -61,11 +61,22 @@ def flavor_body(flavor: Flavor) -> dict:
             "rxtx_factor": flavor.rxtx_factor, "os-flavor-access:is_public": flavor.is_public}
 
 
-async def flavor_in_site(rt: Runtime, flavor: Flavor, site: Site) -> str:
-    """The site's id of `flavor`, creating the site's copy if it has none."""
+async def flavor_in_site(rt: Runtime, flavor: Flavor, site: Site, *, project_id: str | None = None) -> str:
+    """The site's id of `flavor`, creating the site's copy (with its extra
+    specs and access list) if it has none. With `project_id` (a server of
+    that project is being placed there), a private flavor's copy is made
+    sure to grant that project access when the top flavor does."""
     known = await rt.routes.bottom_ids("flavor", site.id, [flavor.id])
     if flavor.id in known:
-        return known[flavor.id]
+        bottom_id = known[flavor.id]
+    else:
+        bottom_id = await _copy_flavor(rt, flavor, site)
+    if project_id is not None and not flavor.is_public and project_id in await rt.flavors.projects_of(flavor.id):
+        await _grant_access(rt, site, bottom_id, [project_id])
+    return bottom_id
+
+
+async def _copy_flavor(rt: Runtime, flavor: Flavor, site: Site) -> str:
     async with _lock("flavor", flavor.id, site.id):
         known = await rt.routes.bottom_ids("flavor", site.id, [flavor.id])
         if flavor.id in known:
@@ -81,8 +92,26 @@ async def flavor_in_site(rt: Runtime, flavor: Flavor, site: Site) -> str:
                 specs = await client.service_request("compute", "POST", f"/flavors/{bottom_id}/os-extra_specs",
                                                      json={"extra_specs": dict(flavor.extra_specs)})
                 client.raise_for_error(specs)
+            if not flavor.is_public:
+                await _grant_access(rt, site, bottom_id, await rt.flavors.projects_of(flavor.id))
         await _bind(rt, "flavor", flavor.id, site, bottom_id)
         return bottom_id
+
+
+async def _grant_access(rt: Runtime, site: Site, bottom_id: str, projects: Iterable[str]) -> None:
+    """Give projects access to a site's copy of a private flavor; a grant
+    the copy already has (409) is fine. A site without flavor access (404)
+    is told nothing more: the server create there then says what it thinks."""
+    client = rt.registry.client(site.id)
+    for project_id in projects:
+        response = await client.service_request("compute", "POST", f"/flavors/{bottom_id}/action",
+                                                json={"addTenantAccess": {"tenant": project_id}})
+        if response.status == 404:
+            LOG.info("site %s: no access granted to %s on flavor %s (%s)", site.name, project_id, bottom_id,
+                     response.text[:200] if response.text else 404)
+            return
+        if response.status != 409:
+            client.raise_for_error(response)
 
 
 async def _site_flavor_by_name(rt: Runtime, site: Site, flavor: Flavor) -> str:

@@ -153,10 +153,36 @@ def _is_name(value: Any) -> bool:
                       "Can not start or end with whitespace.")
 
 
+def _as_number(instance: Any) -> Any:
+    if isinstance(instance, bool) or isinstance(instance, (int, float)):
+        return instance
+    for kind in (int, float):
+        try:
+            return kind(instance)
+        except (TypeError, ValueError):
+            pass
+    return None
+
+
+def _bound(keyword: str):
+    """Nova checks minimum and maximum on numbers given as text too ("0")."""
+    check = jsonschema.Draft4Validator.VALIDATORS[keyword]
+
+    def bounded(validator, limit, instance, schema):
+        number = _as_number(instance)
+        if number is not None and not isinstance(number, bool):
+            yield from check(validator, limit, number, schema) or ()
+    return bounded
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft4Validator, {"minimum": _bound("minimum"), "maximum": _bound("maximum")})
+
+
 def validate(body: Any, schema: dict) -> None:
     """Raise Nova's 400 for a body that does not match `schema`, worded as
     Nova words it: the innermost field's name and value, then the reason."""
-    validator = jsonschema.Draft4Validator(schema, format_checker=_FORMATS)
+    validator = _Validator(schema, format_checker=_FORMATS)
     error = jsonschema.exceptions.best_match(validator.iter_errors(body))
     if error is None:
         return
@@ -164,5 +190,23 @@ def validate(body: Any, schema: dict) -> None:
         raise errors.BadRequest(str(error.cause))
     if error.path:
         raise errors.BadRequest(f"Invalid input for field/attribute {error.path[-1]}. "
+                                f"Value: {error.instance}. {error.message}")
+    raise errors.BadRequest(error.message)
+
+
+def validate_query(query: Any, properties: dict, *, strict: bool) -> None:
+    """Raise Nova's 400 for query parameters that do not match `properties`
+    (each parameter may be repeated); unknown parameters are refused only
+    when `strict` (Nova's 2.75 and later for most lists)."""
+    values: dict[str, list] = {}
+    for key, value in query.items():
+        values.setdefault(key, []).append(value)
+    schema = {"type": "object", "properties": {k: {"type": "array", "items": v} for k, v in properties.items()},
+              "additionalProperties": not strict}
+    error = jsonschema.exceptions.best_match(_Validator(schema, format_checker=_FORMATS).iter_errors(values))
+    if error is None:
+        return
+    if error.path:
+        raise errors.BadRequest(f"Invalid input for query parameters {error.path[0]}. "
                                 f"Value: {error.instance}. {error.message}")
     raise errors.BadRequest(error.message)

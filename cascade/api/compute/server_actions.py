@@ -25,7 +25,8 @@ async def _to_bottom(rt, ctx, target: patterns.Target, action: str, payload):
     if action == "resize" and "flavorRef" in payload:
         flavor = await dependencies.find_flavor(rt, ctx, reference_id(payload["flavorRef"]),
                                                 for_create=True)
-        payload["flavorRef"] = await dependencies.flavor_in_site(rt, flavor, target.site)
+        payload["flavorRef"] = await dependencies.flavor_in_site(rt, flavor, target.site,
+                                                                project_id=target.route.project_id)
     if action == "rebuild":
         if "imageRef" in payload:
             image_id = reference_id(payload["imageRef"])

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from cascade import errors
 from cascade.api import patterns
-from cascade.api.compute import dependencies, quota_checks, schemas, server_views
+from cascade.api.compute import dependencies, quota_checks, schemas, server_groups, server_views
 from cascade.api.compute.common import body_of, context, reply, runtime_of
 from cascade.context import RequestContext
 from cascade.persistence.servers import ProjectedServer
@@ -65,16 +65,16 @@ async def create(request: web.Request) -> web.Response:
     zone = _zone(spec.get("availability_zone"))
     if zone is not None and rt.registry.by_az(zone) is None:
         raise errors.BadRequest("The requested availability zone is not available")
+    group = await server_groups.requested(rt, ctx, body)
     max_count = await quota_checks.reserve_servers(request, flavor, spec, min_count, max_count)
-    ranked = placement.rank(rt.registry.all(), placement.PlacementRequest(
+    site = await server_groups.choose_site(rt, group, placement.PlacementRequest(
         vcpus=flavor.vcpus * max_count, memory_mb=flavor.ram * max_count, availability_zone=zone,
         image_sites=frozenset(image_copies) if image_copies is not None else None,
         microversion=ctx.microversion))
-    site = ranked[0]
     await _claim(rt, site, flavor.vcpus * max_count, flavor.ram * max_count)
     bottom_spec = dict(spec)
     bottom_spec.pop("availability_zone", None)  # the site schedules inside itself
-    bottom_spec["flavorRef"] = await dependencies.flavor_in_site(rt, flavor, site)
+    bottom_spec["flavorRef"] = await dependencies.flavor_in_site(rt, flavor, site, project_id=ctx.project_id)
     if image_id:
         bottom_spec["imageRef"] = image_copies[site.id]
     if keypair is not None:
@@ -82,21 +82,32 @@ async def create(request: web.Request) -> web.Response:
     if spec.get("block_device_mapping_v2"):
         bottom_spec["block_device_mapping_v2"] = await _bdm_to_bottom(rt, ctx, spec["block_device_mapping_v2"], site)
     hints = {k: v for k, v in body.items() if k != "server"}
+    hints = await server_groups.hints_to_bottom(rt, ctx, group, site, hints)
     if max_count > 1:
-        return await _create_many(rt, ctx, site, spec, bottom_spec, hints, flavor.id, image_id)
+        return await _create_many(rt, ctx, site, spec, bottom_spec, hints, flavor.id, image_id, group=group)
     top_id = await rt.routes.reserve(SERVER.name, site_id=site.id, project_id=ctx.project_id)
     bottom_spec["metadata"] = {**spec.get("metadata", {}), STAMP_KEY: top_id}
     try:
         response = await patterns.forward(rt, ctx, site, "compute", "POST", "/servers",
-                                          json={"server": bottom_spec, **hints})
+                                          json={"server": bottom_spec, **hints},
+                                          replacements=_top_names(bottom_spec, flavor.id, image_id))
     except errors.CascadeError:
         await rt.routes.forget(SERVER.name, top_id, site_id=site.id)
         raise
     bottom = response.body["server"]
     await _record(rt, ctx, site, top_id, bottom["id"], spec, flavor.id, image_id)
+    await server_groups.join(rt, group, [top_id])
     answer = await rt.translator.to_top(SERVER, site, bottom, base_url=ctx.base_url)
     location = f"{ctx.base_url}/servers/{top_id}"
     return reply({"server": answer}, status=202, headers={"Location": location})
+
+
+def _top_names(bottom_spec: dict, flavor_id: str, image_id: str | None) -> dict[str, str]:
+    """The site's ids of a create's flavor and image, for its error texts."""
+    names = {bottom_spec["flavorRef"]: flavor_id}
+    if image_id and bottom_spec.get("imageRef"):
+        names[bottom_spec["imageRef"]] = image_id
+    return names
 
 
 async def _claim(rt: Runtime, site: Site, vcpus: int, memory_mb: int) -> None:
@@ -108,14 +119,15 @@ async def _claim(rt: Runtime, site: Site, vcpus: int, memory_mb: int) -> None:
 
 
 async def _create_many(rt: Runtime, ctx: RequestContext, site: Site, spec: dict, bottom_spec: dict,
-                       hints: dict, flavor_id: str, image_id: str | None) -> web.Response:
+                       hints: dict, flavor_id: str, image_id: str | None, group=None) -> web.Response:
     """min/max_count: one create in the site, then every server it made is
     given a top id. Nova refuses metadata changes while a server builds, so
     these servers carry no top-id stamp yet (the reconciler of issue 4 is to
     stamp them once active)."""
     bottom_spec["return_reservation_id"] = True
     response = await patterns.forward(rt, ctx, site, "compute", "POST", "/servers",
-                                      json={"server": bottom_spec, **hints})
+                                      json={"server": bottom_spec, **hints},
+                                      replacements=_top_names(bottom_spec, flavor_id, image_id))
     reservation = response.body["reservation_id"]
     made = await patterns.forward(rt, ctx, site, "compute", "GET", "/servers/detail",
                                   params={"reservation_id": reservation})
@@ -125,6 +137,7 @@ async def _create_many(rt: Runtime, ctx: RequestContext, site: Site, spec: dict,
         top_id = await rt.routes.reserve(SERVER.name, site_id=site.id, project_id=ctx.project_id)
         await _record(rt, ctx, site, top_id, bottom["id"], {**spec, "name": bottom.get("name", spec["name"])},
                       flavor_id, image_id)
+        await server_groups.join(rt, group, [top_id])
         first = first or (top_id, bottom)
     if spec.get("return_reservation_id") in (True, "True", "true", "1"):
         return reply({"reservation_id": reservation}, status=202)
@@ -198,6 +211,7 @@ async def delete(request: web.Request) -> web.Response:
     # show the server as DELETED while its site reports it
     await rt.routes.set_state(SERVER.name, server_id, "deleting", site_id=target.site.id)
     await rt.servers.mark_deleted(server_id)
+    await server_groups.leave(rt, server_id)
     return reply(status=204)
 
 
