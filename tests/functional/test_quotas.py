@@ -34,8 +34,8 @@ class Tenant:
             return openstack.connect(auth_url=auth["auth_url"], username=name, password=name,
                                      project_id=self.project.id, user_domain_name="Default",
                                      region_name=region, identity_api_version="3")
-        self.cloud = connect("Cascade")
-        self.sites = {zone: connect(zone) for zone in demo.zones}
+        self.cloud = connect(admin.config.region_name)
+        self.sites = {zone: connect(demo.conn(zone).config.region_name) for zone in demo.zones}
         self.id = self.project.id
 
     def set_quota(self, **limits) -> None:
@@ -179,13 +179,25 @@ def test_a_multiple_create_makes_as_many_servers_as_fit(demo, tenant):
     forbidden(create(demo, tenant.cloud), "Quota exceeded for instances: Requested 1, but already used 3 of 3 instances")
 
 
-def test_resize_is_refused_beyond_the_cores_quota_and_charged_when_accepted(demo, tenant):
+@pytest.fixture
+def wider_flavor(demo, admin):
+    """The tiny flavor's shape with one more vCPU."""
+    tiny = admin.compute.find_flavor(demo.tiny, ignore_missing=False)
+    flavor = admin.compute.create_flavor(name=f"cascade-test-quota-{uuid.uuid4().hex[:6]}", ram=tiny.ram,
+                                         vcpus=tiny.vcpus + 1, disk=tiny.disk)
+    yield flavor
+    admin.compute.delete_flavor(flavor)
+
+
+def test_resize_is_refused_beyond_the_cores_quota_and_charged_when_accepted(demo, tenant, wider_flavor):
     server = create(demo, tenant.cloud).json()["server"]
     wait_status(tenant.cloud, server["id"], "ACTIVE")
-    tenant.set_quota(cores=1)
-    small, medium = flavor_id(tenant.cloud, demo.small), tenant.cloud.compute.find_flavor("m1.medium").id
-    refused = tenant.cloud.compute.post(f"/servers/{server['id']}/action", json={"resize": {"flavorRef": medium}})
-    forbidden(refused, "Quota exceeded for cores: Requested 1, but already used 1 of 1 cores")
+    tiny = tenant.cloud.compute.find_flavor(demo.tiny)
+    tenant.set_quota(cores=tiny.vcpus)
+    small = flavor_id(tenant.cloud, demo.small)
+    refused = tenant.cloud.compute.post(f"/servers/{server['id']}/action",
+                                        json={"resize": {"flavorRef": wider_flavor.id}})
+    forbidden(refused, f"Quota exceeded for cores: Requested 1, but already used {tiny.vcpus} of {tiny.vcpus} cores")
     (zone, bottom), = [(z, s) for z, conn in tenant.sites.items() for s in conn.compute.servers()]
     shown = tenant.sites[zone].compute.get(f"/servers/{bottom.id}", microversion="2.47").json()["server"]
     assert shown["status"] == "ACTIVE" and shown["flavor"]["original_name"] == demo.tiny
