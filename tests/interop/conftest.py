@@ -99,12 +99,16 @@ def ensure_flavors(admin) -> None:
             admin.compute.create_flavor(name=name, **shape)
 
 
-def raise_quotas(site_admins: dict, project_name: str) -> None:
+def raise_quotas(site_admins: dict, cascade_admin, project_name: str) -> None:
+    """Room for the tier's servers in the tenant's quotas: in each region, and
+    in the cascade's own where it serves os-quota-sets."""
     for conn in site_admins.values():
         project = conn.identity.find_project(project_name, domain_id="default", ignore_missing=False)
         current = conn.compute.get_quota_set(project.id)
         if any(getattr(current, key) < value for key, value in QUOTAS.items()):
             conn.compute.update_quota_set(project.id, **QUOTAS)
+    response = cascade_admin.compute.put(f"/os-quota-sets/{project.id}", json={"quota_set": QUOTAS})
+    assert response.status_code in (200, 404), response.text
 
 
 def listening(url: str) -> bool:
@@ -145,7 +149,7 @@ def demo(realstack, tmp_path_factory) -> RealDemo:
         with running_demo(["--sites-from", str(realstack), "--region-name", region], state, port, timeout=300):
             demo = RealDemo(state, port, realstack)
             ensure_flavors(demo.conn("cascade-admin"))
-            raise_quotas(admins, "cascade-demo")
+            raise_quotas(admins, demo.conn("cascade-admin"), "cascade-demo")
             try:
                 yield demo
             finally:
