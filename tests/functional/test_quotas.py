@@ -26,17 +26,23 @@ class Tenant:
         self.project = admin.identity.create_project(name=name, domain_id="default")
         self.user = admin.identity.create_user(name=name, password=name, default_project_id=self.project.id,
                                                domain_id="default")
-        role = next(r for r in admin.identity.roles() if r.name == "member")
-        admin.identity.assign_project_role_to_user(self.project, self.user, role)
-        auth = admin.config.config["auth"]
-
-        def connect(region: str):
-            return openstack.connect(auth_url=auth["auth_url"], username=name, password=name,
-                                     project_id=self.project.id, user_domain_name="Default",
-                                     region_name=region, identity_api_version="3")
-        self.cloud = connect(admin.config.region_name)
-        self.sites = {zone: connect(demo.conn(zone).config.region_name) for zone in demo.zones}
         self.id = self.project.id
+        try:
+            role = next(r for r in admin.identity.roles() if r.name == "member")
+            admin.identity.assign_project_role_to_user(self.project, self.user, role)
+            auth = admin.config.config["auth"]
+
+            def connect(region: str):
+                conn = openstack.connect(auth_url=auth["auth_url"], username=name, password=name,
+                                         project_id=self.project.id, user_domain_name="Default",
+                                         region_name=region, identity_api_version="3")
+                conn.compute.get("/")    # fails here, not in a test, when the region has no compute
+                return conn
+            self.cloud = connect(admin.config.region_name)
+            self.sites = {zone: connect(demo.conn(zone).config.region_name) for zone in demo.zones}
+        except Exception:
+            self.drop_identity()
+            raise
 
     def set_quota(self, **limits) -> None:
         answer = self.admin.compute.put(f"/os-quota-sets/{self.id}", json={"quota_set": {**limits, "force": True}})
@@ -48,11 +54,16 @@ class Tenant:
         return [s for conn in self.sites.values() for s in conn.compute.servers(details=True)]
 
     def close(self) -> None:
-        for server in self.cloud.compute.servers():
-            self.cloud.compute.delete_server(server)
-        for server in self.cloud.compute.servers():
-            self.cloud.compute.wait_for_delete(server, wait=60, interval=0.5)
-        self.admin.compute.delete(f"/os-quota-sets/{self.id}")
+        try:
+            for server in self.cloud.compute.servers():
+                self.cloud.compute.delete_server(server)
+            for server in self.cloud.compute.servers():
+                self.cloud.compute.wait_for_delete(server, wait=60, interval=0.5)
+            self.admin.compute.delete(f"/os-quota-sets/{self.id}")
+        finally:
+            self.drop_identity()
+
+    def drop_identity(self) -> None:
         self.admin.identity.delete_user(self.user)
         self.admin.identity.delete_project(self.project)
 
