@@ -29,6 +29,13 @@ class Admin:
             raise RuntimeError(f"{method} {url}: {response.status_code} {response.text[:500]}")
         return response.json() if response.content and "json" in response.headers.get("content-type", "") else {}
 
+    def drop_region(self, region: str) -> None:
+        """Delete REGION and its endpoints from Keystone."""
+        keystone = self.auth_url.rstrip("/")
+        for endpoint in self.call("GET", f"{keystone}/endpoints", params={"region_id": region})["endpoints"]:
+            self.session.delete(f"{keystone}/endpoints/{endpoint['id']}", raise_exc=False)
+        self.session.delete(f"{keystone}/regions/{region}", raise_exc=False)
+
     # ------------------------------------------------------------- compute
     def compute_versions(self, region: str | None = None) -> dict:
         """{'min': '2.1', 'max': '2.96'} from the compute endpoint's own

@@ -1,6 +1,7 @@
 """The four set-ups of the table. Each one starts what it needs (nothing for
-the real site), makes sure an image and a flavor exist behind the endpoint
-under test, and describes that endpoint for Tempest.
+the real site), makes sure two images and two flavors (Tempest's `_ref` and
+`_ref_alt`) exist behind the endpoint under test, and describes that endpoint
+for Tempest.
 
 Names: real, cascade-real, simcloud, cascade-simcloud."""
 from __future__ import annotations
@@ -26,12 +27,16 @@ VENV_BIN = ROOT / ".venv" / "bin"
 PREFIX = "cfm-conformance"              # every resource this tool makes on realstack
 # the same names and bytes in every region, so that the cascade shows one image each
 IMAGES = {"image": (f"{PREFIX}-image", b"\0" * (1 << 20)), "alt": (f"{PREFIX}-image-alt", b"\1" * (1 << 20))}
-# (name, ram MB, vcpus, disk GB); the real site's are made straight in RegionOne,
+# {key: (ram MB, vcpus, disk GB)}, named REAL_FLAVOR or CASCADE_FLAVOR % key; the
+# real site's are made straight in RegionOne,
 # the cascade's through the cascade, which pushes them to both sites
 FLAVORS = {"flavor": (128, 1, 1), "alt": (256, 1, 2)}
 REAL_FLAVOR = f"{PREFIX}-%s"
 CASCADE_FLAVOR = f"{PREFIX}-cascade-%s"
 REALSTACK_KEYSTONE = "http://127.0.0.1:5000/v3"
+# realstack's Keystone is shared: a region of our own, so that no other
+# cascade's registration steers Tempest's clients (dropped after the run)
+CASCADE_REAL_REGION = f"{PREFIX}-cascade"
 ORDER = ("real", "cascade-real", "simcloud", "cascade-simcloud")
 TITLES = {"real": "real site", "cascade-real": "cascade over real sites",
           "simcloud": "simcloud site", "cascade-simcloud": "cascade over simcloud"}
@@ -209,10 +214,11 @@ def cascade_real(state: pathlib.Path):
     _real_images(regions)
     port = free_port()
     demo = Process([str(VENV_BIN / "cascade"), "demo", "--sites-from", str(clouds), "--state-dir", str(state),
-                    "--port", str(port)], state.parent / f"{state.name}.log")
+                    "--port", str(port), "--region-name", CASCADE_REAL_REGION], state.parent / f"{state.name}.log",
+                   timeout=300)
+    admin = Admin(REALSTACK_KEYSTONE, CASCADE_REAL_REGION)
     try:
-        admin = Admin(REALSTACK_KEYSTONE, "Cascade")
-        yield Endpoint("cascade-real", REALSTACK_KEYSTONE, "Cascade",
+        yield Endpoint("cascade-real", REALSTACK_KEYSTONE, CASCADE_REAL_REGION,
                        _images(admin, {k: v[0] for k, v in IMAGES.items()}), _flavors(admin, CASCADE_FLAVOR),
                        admin.compute_versions(), ("compute", "image"), build_timeout=300,
                        notes={"cascade": git_head(), "sites": ", ".join(regions),
@@ -223,6 +229,7 @@ def cascade_real(state: pathlib.Path):
                        tempest_extra={"network": {"region": regions[0]}})
     finally:
         demo.stop()
+        admin.drop_region(CASCADE_REAL_REGION)
 
 
 def _simulated(setup: str, keystone: str, region: str, notes: dict) -> Endpoint:
