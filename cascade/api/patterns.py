@@ -19,10 +19,11 @@ from cascade import errors
 from cascade.context import RequestContext
 from cascade.fanout.scatter import SiteResult, scatter
 from cascade.resources.kinds import KINDS, Kind
+from cascade.routing import request_ids
 from cascade.routing.table import Route
 from cascade.runtime import Runtime
 from cascade.sites.client import SiteClient, SiteResponse
-from cascade.sites.model import Site
+from cascade.sites.model import DOWN, Site
 
 T = TypeVar("T")
 
@@ -46,15 +47,18 @@ def visible(ctx: RequestContext, project_id: str | None) -> bool:
 
 
 async def locate(rt: Runtime, ctx: RequestContext, kind: Kind, top_id: str, *, not_found: str,
-                 site_id: str | None = None) -> Target:
+                 site_id: str | None = None, deleted: bool = False) -> Target:
     """Resolve a routed resource for this tenant, or raise NotFound with the
     service's own message. Another project's resource is NotFound too, so a
-    guessed id tells nothing."""
+    guessed id tells nothing. With `deleted`, a resource deleted through the
+    cascade still resolves (its route is kept in state "deleting"): for the
+    calls Nova answers on deleted resources too."""
     try:
         route = await rt.routes.resolve(kind.name, top_id, site_id=site_id)
     except errors.NotFound:
         raise errors.NotFound(not_found, kind=kind.name, resource_id=top_id) from None
-    if route.state != "bound" or route.bottom_id is None or not visible(ctx, route.project_id):
+    states = ("bound", "deleting") if deleted else ("bound",)
+    if route.state not in states or route.bottom_id is None or not visible(ctx, route.project_id):
         raise errors.NotFound(not_found, kind=kind.name, resource_id=top_id)
     site = rt.registry.get(route.site_id)
     return Target(route=route, site=site, client=rt.registry.client(site.id))
@@ -79,13 +83,39 @@ async def forward(rt: Runtime, ctx: RequestContext, site: Site, service: str, me
 
 
 async def forward_routed(rt: Runtime, ctx: RequestContext, target: Target, method: str, subpath: str = "", *,
-                         json: Any = None, params: Any = None) -> SiteResponse:
+                         json: Any = None, params: Any = None,
+                         replacements: Mapping[str, str] | None = None) -> SiteResponse:
     """Forward a call on a routed resource: `subpath` is appended to the
-    resource's own path at the site (e.g. "/action", "/metadata/key")."""
+    resource's own path at the site (e.g. "/action", "/metadata/key");
+    `replacements` are more bottom -> top texts for its error messages."""
     kind = KINDS[target.route.kind]
     path = f"/{kind.path}/{target.bottom_id}{subpath}"
-    return await forward(rt, ctx, target.site, kind.service, method, path, json=json,
-                         params=params, replacements={target.bottom_id: target.route.top_id})
+    return await forward(rt, ctx, target.site, kind.service, method, path, json=json, params=params,
+                         replacements={**(replacements or {}), target.bottom_id: target.route.top_id})
+
+
+async def remember_request(rt: Runtime, ctx: RequestContext, site: Site, response: SiteResponse) -> None:
+    """Pair the tenant's request id with the site's, for a call the site
+    records as an instance action (see `routing.request_ids`)."""
+    await request_ids.remember(rt.routes, top_id=ctx.request_id, site_id=site.id,
+                               project_id=ctx.project_id, headers=response.headers)
+
+
+async def forward_any(rt: Runtime, ctx: RequestContext, service: str, method: str, path: str, *,
+                      params: Any = None) -> SiteResponse:
+    """A read whose answer is the same at every site (what the service
+    itself defines, not what a site holds): asked of the first site, in
+    registration order, that is not down and answers; a site's error is
+    relayed."""
+    unavailable: errors.SiteUnavailable | None = None
+    for site in rt.registry.all():
+        if site.health == DOWN:
+            continue
+        try:
+            return await forward(rt, ctx, site, service, method, path, params=params)
+        except errors.SiteUnavailable as exc:
+            unavailable = exc
+    raise unavailable or errors.SiteUnavailable("No site can answer now.", site="")
 
 
 async def fan_out(rt: Runtime, sites: Sequence[Site], call: Callable[[Site], Awaitable[T]], *,

@@ -72,13 +72,13 @@ def version_headers(version: APIVersion) -> dict[str, str]:
 def compute_version_doc(base: str, version_id: str, low: APIVersion, high: APIVersion) -> dict:
     """One entry of Nova's versions list; `base` is the front's root URL."""
     if version_id == "v2.0":
-        return {"id": "v2.0", "status": "SUPPORTED", "version": "", "min_version": "",
-                "updated": "2011-01-21T11:33:21Z",
+        return {"id": "v2.0", "status": "DEPRECATED", "version": "", "min_version": "",
+                "updated": "2025-07-04T12:00:00Z",
                 "links": [{"rel": "self", "href": f"{base}/v2/"}]}
     return {"id": "v2.1", "status": "CURRENT", "version": str(high), "min_version": str(low),
             "updated": "2013-07-23T11:33:21Z",
             "links": [{"rel": "self", "href": f"{base}/v2.1/"}]}
 
 
-def media_types() -> list[dict]:
-    return [{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}]
+def media_types(version: str = "2.1") -> list[dict]:
+    return [{"base": "application/json", "type": f"application/vnd.openstack.compute+json;version={version}"}]

@@ -87,7 +87,9 @@ IMAGE = Kind(
     collection="images",
     member="image",
     path="images",
-    id_fields={"id": "image"},
+    # a snapshot's or backup's properties name its server and that server's image
+    id_fields={"id": "image", "instance_uuid": "server", "base_image_ref": "image"},
+    filter_ids={"instance_uuid": "server"},
     placement="many",
 )
 

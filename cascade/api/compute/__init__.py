@@ -7,8 +7,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from cascade.api import faults, versions
-from cascade.api.compute import (availability_zones, flavors, keypairs, limits, quota_checks, quotas,
-                                 server_actions, server_extras, server_groups, servers, servers_list)
+from cascade.api.compute import (availability_zones, extensions, flavors, instance_actions, keypairs, limits,
+                                 quota_checks, quotas, server_actions, server_addresses, server_extras,
+                                 server_groups, servers, servers_list)
 from cascade.api.compute.common import context, reply, runtime_of
 
 
@@ -72,10 +73,13 @@ async def list_versions(request: web.Request) -> web.Response:
 
 
 async def show_version(request: web.Request) -> web.Response:
+    """The document of v2.1 or, at `/v2`, of the legacy v2.0 API the
+    versions list names (only its document is served, as at a site)."""
     low, high = version_range(request)
-    doc = versions.compute_version_doc(front_base(request), "v2.1", low, high)
+    legacy = request.path.rstrip("/").endswith("/v2")
+    doc = versions.compute_version_doc(front_base(request), "v2.0" if legacy else "v2.1", low, high)
     doc["links"].append({"rel": "describedby", "type": "text/html", "href": "http://docs.openstack.org/"})
-    doc["media-types"] = versions.media_types()
+    doc["media-types"] = versions.media_types("2" if legacy else "2.1")
     return reply({"version": doc})
 
 
@@ -87,10 +91,15 @@ def build_app() -> web.Application:
     r.add_get("/", list_versions)
     r.add_get("/v2.1", show_version)
     r.add_get("/v2.1/", show_version)
+    r.add_get("/v2", show_version)
+    r.add_get("/v2/", show_version)
     servers_list.add_routes(r, "/v2.1")  # before servers: /servers/detail is not a server id
     servers.add_routes(r, "/v2.1")
     server_actions.add_routes(r, "/v2.1")
     server_extras.add_routes(r, "/v2.1")
+    server_addresses.add_routes(r, "/v2.1")
+    instance_actions.add_routes(r, "/v2.1")
+    extensions.add_routes(r, "/v2.1")
     flavors.add_routes(r, "/v2.1")
     keypairs.add_routes(r, "/v2.1")
     server_groups.add_routes(r, "/v2.1")

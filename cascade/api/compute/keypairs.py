@@ -4,15 +4,18 @@ and loses it when the key pair is deleted."""
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import logging
 import re
 import uuid
 
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from cascade import errors
 from cascade.api import patterns
@@ -42,13 +45,41 @@ def fingerprint(public_key: str, key_type: str) -> str:
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
 
-def generate() -> tuple[str, str]:
+def generate(key_type: str = "ssh", user_id: str = "") -> tuple[str, str]:
+    """(public key, private key) of a new pair, as Nova makes them: for ssh
+    an OpenSSH public key and a PEM private key; for x509 a self-signed
+    client certificate (PEM) for CN=user_id and its key as base64 PKCS#12
+    without a password."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if key_type == "x509":
+        return _x509_certificate(key, user_id)
     private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
                                 serialization.NoEncryption()).decode()
     public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
                                            serialization.PublicFormat.OpenSSH).decode() + " Generated-by-Cascade"
     return public, private
+
+
+def _x509_certificate(key: rsa.RSAPrivateKey, user_id: str) -> tuple[str, str]:
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, user_id or "cascade")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    upn = x509.OtherName(x509.ObjectIdentifier("1.3.6.1.4.1.311.20.2.3"),
+                         _der_utf8(f"{user_id}@localhost"))
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .add_extension(x509.SubjectAlternativeName([upn]), critical=False)
+            .sign(key, hashes.SHA256()))
+    certificate = cert.public_bytes(serialization.Encoding.PEM).decode()
+    bundle = pkcs12.serialize_key_and_certificates(None, key, cert, None, serialization.NoEncryption())
+    return certificate, base64.b64encode(bundle).decode("ascii")
+
+
+def _der_utf8(text: str) -> bytes:
+    """A DER UTF8String (the value of a UPN other-name)."""
+    data = text.encode()
+    return bytes([0x0C, len(data)]) + data if len(data) < 128 else bytes([0x0C, 0x81, len(data)]) + data
 
 
 def view(ctx, keypair: Keypair, *, full: bool) -> dict:
@@ -123,7 +154,7 @@ async def create(request: web.Request) -> web.Response:
     if public_key is None:
         if at_least(ctx.microversion, "2.92"):
             raise errors.BadRequest("Invalid input for field/attribute keypair. 'public_key' is a required property")
-        public_key, private_key = generate()
+        public_key, private_key = generate(key_type, user_id)
     keypair = await rt.keypairs.add(user_id=user_id, name=name, public_key=public_key,
                                     fingerprint=fingerprint(public_key, key_type), type=key_type)
     answer = view(ctx, keypair, full=False)

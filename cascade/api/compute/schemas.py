@@ -4,6 +4,7 @@ of reporting a body that does not match ("Invalid input for field/attribute
 from __future__ import annotations
 
 import functools
+import ipaddress
 import unicodedata
 import uuid
 from typing import Any
@@ -20,6 +21,8 @@ _metadata = {
     "additionalProperties": False,
 }
 _count = {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 1, "minLength": 1}
+_hostname = {"type": "string", "pattern": "^[a-zA-Z0-9]+[a-zA-Z0-9-]*[a-zA-Z0-9]+$", "minLength": 2, "maxLength": 63}
+_fqdn = {"type": "string", "pattern": "^[a-zA-Z0-9-._]*$", "minLength": 1, "maxLength": 255}
 _network = {
     "type": "object",
     "properties": {
@@ -69,10 +72,15 @@ _SERVER_FIELDS: dict[str, tuple[dict, str, str | None]] = {
     "tags": ({"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 60,
                                          "pattern": "^[^,/]*$"}, "maxItems": 50}, "2.52", None),
     "trusted_image_certificates": ({"type": ["array", "null"]}, "2.63", None),
-    "host": ({"type": "string"}, "2.74", None),
-    "hypervisor_hostname": ({"type": "string"}, "2.74", None),
-    "hostname": ({"type": "string", "maxLength": 63}, "2.90", None),
+    "host": (_fqdn, "2.74", None),
+    "hypervisor_hostname": (_fqdn, "2.74", None),
+    "hostname": (_hostname, "2.90", None),
 }
+
+
+def hostname_schema(version: APIVersion) -> dict:
+    """A server's hostname: one DNS label from 2.90, an FQDN from 2.94."""
+    return _fqdn if version >= APIVersion("2.94") else _hostname
 
 
 def _allowed(first: str, last: str | None, version: APIVersion) -> bool:
@@ -83,6 +91,8 @@ def _allowed(first: str, last: str | None, version: APIVersion) -> bool:
 def server_create_schema(version: str) -> dict:
     v = APIVersion(version)
     properties = {name: spec for name, (spec, first, last) in _SERVER_FIELDS.items() if _allowed(first, last, v)}
+    if "hostname" in properties:
+        properties["hostname"] = hostname_schema(v)
     required = ["name", "flavorRef"]
     if v >= APIVersion("2.37"):
         required.append("networks")
@@ -106,10 +116,24 @@ def server_update_schema(version: str) -> dict:
     if v >= APIVersion("2.19"):
         fields["description"] = _SERVER_FIELDS["description"][0]
     if v >= APIVersion("2.90"):
-        fields["hostname"] = _SERVER_FIELDS["hostname"][0]
+        fields["hostname"] = hostname_schema(v)
     return {"type": "object", "properties": {"server": {"type": "object", "properties": fields,
                                                         "additionalProperties": False}},
             "required": ["server"], "additionalProperties": False}
+
+
+def canonical_access_ips(fields: dict) -> dict:
+    """`fields` with accessIPv4/accessIPv6 written as Nova stores them (its
+    IP address fields keep the canonical form: "0:0::babe:220.12.22.2" is
+    "::babe:dc0c:1602"), so every site stores and shows the same text."""
+    out = dict(fields)
+    for key in ("accessIPv4", "accessIPv6"):
+        if isinstance(out.get(key), str) and out[key]:
+            try:
+                out[key] = str(ipaddress.ip_address(out[key]))
+            except ValueError:
+                pass  # the schema has answered for malformed ones already
+    return out
 
 
 METADATA_SCHEMA = {"type": "object", "properties": {"metadata": _metadata}, "required": ["metadata"],

@@ -41,8 +41,10 @@ def _zone(value: str | None) -> str | None:
     return value.split(":", 1)[0] or None
 
 
-def _count(spec: dict, key: str) -> int:
-    return int(spec.get(key, 1) or 1)
+def _counts(spec: dict) -> tuple[int, int]:
+    """Nova's defaults: min_count 1, max_count as min_count."""
+    min_count = int(spec.get("min_count", 1))
+    return min_count, int(spec.get("max_count", min_count))
 
 
 async def create(request: web.Request) -> web.Response:
@@ -50,7 +52,7 @@ async def create(request: web.Request) -> web.Response:
     body = await body_of(request)
     schemas.validate(body, schemas.server_create_schema(ctx.microversion))
     spec: dict = body["server"]
-    min_count, max_count = _count(spec, "min_count"), _count(spec, "max_count")
+    min_count, max_count = _counts(spec)
     if min_count > max_count:
         raise errors.BadRequest("min_count must be <= max_count")
     flavor = await dependencies.find_flavor(rt, ctx, reference_id(spec["flavorRef"]), for_create=True)
@@ -72,7 +74,7 @@ async def create(request: web.Request) -> web.Response:
         image_sites=frozenset(image_copies) if image_copies is not None else None,
         microversion=ctx.microversion))
     await _claim(rt, site, flavor.vcpus * max_count, flavor.ram * max_count)
-    bottom_spec = dict(spec)
+    bottom_spec = schemas.canonical_access_ips(spec)
     bottom_spec.pop("availability_zone", None)  # the site schedules inside itself
     bottom_spec["flavorRef"] = await dependencies.flavor_in_site(rt, flavor, site, project_id=ctx.project_id)
     if image_id:
@@ -96,6 +98,7 @@ async def create(request: web.Request) -> web.Response:
         raise
     bottom = response.body["server"]
     await _record(rt, ctx, site, top_id, bottom["id"], spec, flavor.id, image_id)
+    await patterns.remember_request(rt, ctx, site, response)
     await server_groups.join(rt, group, [top_id])
     answer = await rt.translator.to_top(SERVER, site, bottom, base_url=ctx.base_url)
     location = f"{ctx.base_url}/servers/{top_id}"
@@ -129,6 +132,7 @@ async def _create_many(rt: Runtime, ctx: RequestContext, site: Site, spec: dict,
                                       json={"server": bottom_spec, **hints},
                                       replacements=_top_names(bottom_spec, flavor_id, image_id))
     reservation = response.body["reservation_id"]
+    await patterns.remember_request(rt, ctx, site, response)
     made = await patterns.forward(rt, ctx, site, "compute", "GET", "/servers/detail",
                                   params={"reservation_id": reservation})
     servers = sorted(made.body["servers"], key=lambda s: s.get("OS-EXT-SRV-ATTR:launch_index", 0))
@@ -194,6 +198,7 @@ async def update(request: web.Request) -> web.Response:
     body = await body_of(request)
     schemas.validate(body, schemas.server_update_schema(ctx.microversion))
     target = await patterns.locate(rt, ctx, SERVER, server_id, not_found=not_found(server_id))
+    body = {"server": schemas.canonical_access_ips(body["server"])}
     response = await patterns.forward_routed(rt, ctx, target, "PUT", json=body)
     if "name" in body["server"]:
         row = await rt.servers.get(server_id)
@@ -206,13 +211,32 @@ async def delete(request: web.Request) -> web.Response:
     rt, ctx = runtime_of(request), context(request)
     server_id = request.match_info["server_id"]
     target = await patterns.locate(rt, ctx, SERVER, server_id, not_found=not_found(server_id))
-    await patterns.forward_routed(rt, ctx, target, "DELETE")
-    # the route stays (state "deleting") so that changes-since lists can still
-    # show the server as DELETED while its site reports it
+    response = await patterns.forward_routed(rt, ctx, target, "DELETE")
+    await patterns.remember_request(rt, ctx, target.site, response)
+    await deleted(rt, target)
+    return reply(status=204)
+
+
+async def deleted(rt: Runtime, target: patterns.Target) -> None:
+    """Its site took a server's delete (or forceDelete). The route stays
+    (state "deleting") so that changes-since lists can still show the server
+    as DELETED while its site reports it, and its instance actions (2.21)
+    and a restore (soft delete) still find it."""
+    server_id = target.route.top_id
     await rt.routes.set_state(SERVER.name, server_id, "deleting", site_id=target.site.id)
     await rt.servers.mark_deleted(server_id)
     await server_groups.leave(rt, server_id)
-    return reply(status=204)
+
+
+async def restored(rt: Runtime, target: patterns.Target) -> None:
+    """Its site took the restore of a soft-deleted server: routed again."""
+    server_id = target.route.top_id
+    await rt.routes.set_state(SERVER.name, server_id, "bound", site_id=target.site.id)
+    try:
+        row = await rt.servers.get(server_id)
+    except errors.NotFound:
+        return
+    await rt.servers.upsert(dataclasses.replace(row, deleted=False))
 
 
 def add_routes(router: web.UrlDispatcher, prefix: str) -> None:

@@ -4,7 +4,10 @@ Images are top-owned: each site's images are adopted as top images, one per
 (owner, name, checksum), so the same image present in several sites is one
 image to the tenant. A list asks every reachable site with the tenant's token
 (so Glance's own visibility rules hold), adopts what it sees, and pages the
-de-duplicated result by Glance's default order (created_at desc, id desc)."""
+de-duplicated result by Glance's default order (created_at desc, id desc).
+Images made from servers (snapshots, backups, shelved servers) name their
+server and its image in properties: those are translated as declared in
+`resources.kinds.IMAGE`, in answers and in filters."""
 from __future__ import annotations
 
 from aiohttp import web
@@ -13,6 +16,7 @@ from cascade import errors
 from cascade.api import patterns
 from cascade.api.compute import dependencies
 from cascade.api.compute.common import context, reply, runtime_of
+from cascade.resources.kinds import IMAGE
 from cascade.sites.model import DOWN
 
 VERSION = {"id": "v2.9", "status": "CURRENT"}
@@ -50,17 +54,21 @@ async def index(request: web.Request) -> web.Response:
     if limit < 0:
         raise errors.BadRequest("limit param must be positive")
     sites = [s for s in rt.registry.all() if s.health != DOWN]
-    params = {k: v for k, v in q.items() if k in ("name", "status", "visibility", "owner", "member_status",
-                                                   "container_format", "disk_format", "tag")}
+    # Glance reads every other parameter as a filter (properties included)
+    params = {k: v for k, v in q.items() if k not in ("limit", "marker", "sort", "sort_key", "sort_dir")}
 
     async def adopt_all(site):
-        return await dependencies.sync_site_images(rt, site, token=ctx.token, params=params)
+        site_params = await rt.translator.filters_to_bottom(IMAGE, site, params)
+        if site_params is None:
+            return []
+        found = await dependencies.sync_site_images(rt, site, token=ctx.token, params=dict(site_params))
+        return await rt.translator.many_to_top(IMAGE, site, [body for _, body in found], base_url=ctx.base_url)
 
     images: dict[str, dict] = {}
     for result in await patterns.fan_out(rt, sites, adopt_all):
         if result.ok:
-            for top_id, body in result.value:
-                images.setdefault(top_id, _top_view(top_id, body))
+            for body in result.value:
+                images.setdefault(body["id"], _top_view(body["id"], body))
     ordered = sorted(images.values(), key=lambda i: (i.get("created_at") or "", i["id"]), reverse=True)
     marker = q.get("marker")
     if marker:
@@ -91,9 +99,16 @@ async def show(request: web.Request) -> web.Response:
                                               replacements={bottom_id: image_id})
         except errors.SiteUnavailable:
             continue
-        return reply(_top_view(image_id, response.body))
+        body = await rt.translator.to_top(IMAGE, site, response.body, base_url=ctx.base_url)
+        return reply(_top_view(image_id, body if body is not None else _unreferenced(response.body)))
     image = await rt.images.get(image_id)
-    return reply(_top_view(image_id, dict(image.data)))
+    return reply(_top_view(image_id, _unreferenced(dict(image.data))))
+
+
+def _unreferenced(body: dict) -> dict:
+    """A site's image body without the site's ids of other resources (when
+    they cannot be translated: no site answers now)."""
+    return {k: v for k, v in body.items() if k == "id" or k not in IMAGE.id_fields}
 
 
 def build_app() -> web.Application:
