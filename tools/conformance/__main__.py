@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import fcntl
 import os
 import pathlib
 import shlex
@@ -35,9 +36,22 @@ def write_doc(work: pathlib.Path, command: str) -> None:
     print(f"conformance: wrote {DOC}")
 
 
+def lock(work: pathlib.Path):
+    """One run at a time per work directory: two runs would share workspaces
+    and state directories."""
+    handle = open(work / ".lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"conformance: another run is using {work}; waiting for it", flush=True)
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
 def cmd_run(args) -> int:
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
+    held = lock(work)  # noqa: F841 (held until exit)
     failed = False
     for name in [s for s in setups.ORDER if s in args.setups]:
         state = setups.fresh_dir(work / "state" / name)
