@@ -22,10 +22,19 @@ def post_server(demo, conn, microversion="2.37", **fields):
 
 
 def test_min_count_alone_makes_that_many(demo, cloud, sites):
-    """Nova takes max_count = min_count when only min_count is given."""
+    """Nova takes max_count = min_count when only min_count is given; the
+    answer has the keys of the site's own answer to a multiple create."""
     name = f"sd-multi-{uuid.uuid4().hex[:8]}"
     response = post_server(demo, cloud, name=name, min_count=2)
     assert response.status_code == 202, response.text
+    site = sites[demo.zones[0]]
+    straight_name = f"sd-straight-{uuid.uuid4().hex[:8]}"
+    straight = post_server(demo, site, name=straight_name, min_count=2)
+    assert straight.status_code == 202, straight.text
+    for server in wait_for(lambda: len(s := list(site.compute.servers(name=f"^{straight_name}"))) == 2 and s):
+        site.compute.delete_server(server)
+    assert sorted(response.json()["server"]) == sorted(straight.json()["server"])
+    assert response.json()["server"]["adminPass"]
     made = wait_for(lambda: len(s := [s for s in cloud.compute.servers(name=f"^{name}")]) == 2 and s)
     for server in made:
         demo.made(cloud, server.id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import secrets
 from typing import Any
 
 from aiohttp import web
@@ -126,8 +127,11 @@ async def _create_many(rt: Runtime, ctx: RequestContext, site: Site, spec: dict,
     """min/max_count: one create in the site, then every server it made is
     given a top id. Nova refuses metadata changes while a server builds, so
     these servers carry no top-id stamp yet (the reconciler of issue 4 is to
-    stamp them once active)."""
+    stamp them once active). The site answers only the reservation, so the
+    admin password Nova gives in the answer is chosen here (Nova gives all
+    servers of one create the same)."""
     bottom_spec["return_reservation_id"] = True
+    bottom_spec.setdefault("adminPass", _password())
     response = await patterns.forward(rt, ctx, site, "compute", "POST", "/servers",
                                       json={"server": bottom_spec, **hints},
                                       replacements=_top_names(bottom_spec, flavor_id, image_id))
@@ -147,8 +151,21 @@ async def _create_many(rt: Runtime, ctx: RequestContext, site: Site, spec: dict,
         return reply({"reservation_id": reservation}, status=202)
     top_id, bottom = first
     answer = await rt.translator.to_top(SERVER, site, bottom, base_url=ctx.base_url)
-    answer = {k: answer[k] for k in ("id", "links", "OS-DCF:diskConfig", "security_groups") if k in answer}
+    # the create view of Nova: the requested security groups (else the default one) and the password
+    answer = {k: answer[k] for k in ("id", "links", "OS-DCF:diskConfig") if k in answer}
+    answer["security_groups"] = spec.get("security_groups", [{"name": "default"}])
+    answer["adminPass"] = bottom_spec["adminPass"]
     return reply({"server": answer}, status=202, headers={"Location": f"{ctx.base_url}/servers/{top_id}"})
+
+
+def _password(length: int = 12) -> str:
+    """A password as Nova makes them: one of each of its symbol groups
+    (no look-alike characters), the rest from all of them, shuffled."""
+    groups = ("23456789", "ABCDEFGHJKLMNPQRSTUVWXYZ", "abcdefghijkmnopqrstuvwxyz")
+    chars = [secrets.choice(group) for group in groups]
+    chars += [secrets.choice("".join(groups)) for _ in range(length - len(chars))]
+    secrets.SystemRandom().shuffle(chars)
+    return "".join(chars)
 
 
 async def _record(rt: Runtime, ctx: RequestContext, site: Site, top_id: str, bottom_id: str, spec: dict,
