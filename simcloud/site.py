@@ -18,6 +18,7 @@ from aiohttp import web
 from simcloud.glance.api import WITHOUT_REQUEST_ID, GlanceAPI
 from simcloud.glance.store import DEFAULT_IMAGES, ImageSpec, ImageStore
 from simcloud.nova.context import REQUEST_ID_KEY
+from simcloud.nova.identity import ProjectCheck
 from simcloud.nova.lifecycle import Timing
 from simcloud.nova.service import NovaService
 from simcloud.nova.store import Capacity, ComputeStore, Quotas
@@ -54,9 +55,11 @@ RequestMiddleware = Callable[..., object]
 
 class Site:
     def __init__(self, config: SiteConfig, validate: Validator, *,
-                 clock: Callable[[], float] = time.time, image_owner: str | None = None) -> None:
+                 clock: Callable[[], float] = time.time, image_owner: str | None = None,
+                 project_exists: ProjectCheck | None = None) -> None:
         """`image_owner`: the project that owns the preloaded images that
-        name no owner (Glance always records one)."""
+        name no owner (Glance always records one); `project_exists`: what
+        Keystone says of a project a request names (None: not asked)."""
         self.config = config
         self.validate = validate
         self.clock = clock
@@ -69,7 +72,7 @@ class Site:
         self.nova = NovaService(
             self.store, self.images, Timing(build=config.build_seconds),
             min_version=config.min_microversion, max_version=config.max_microversion,
-            validate=validate, auth_uri=config.auth_uri)
+            validate=validate, auth_uri=config.auth_uri, project_exists=project_exists)
         self.glance = GlanceAPI(self.images, validate, auth_uri=config.auth_uri)
 
     @property

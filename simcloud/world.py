@@ -188,7 +188,8 @@ class World:
             for index, config in enumerate(self._configs, start=1):
                 if config.auth_uri is None:
                     config = dataclasses.replace(config, auth_uri=self.keystone_url)
-                site = Site(config, self.keystone.validate, image_owner=self._admin_project_id())
+                site = Site(config, self.keystone.validate, image_owner=self._admin_project_id(),
+                            project_exists=self.keystone.project_exists)
                 handle = SiteHandle(config, site, self.host,
                                     base_port + index if base_port else 0)
                 await handle.start()

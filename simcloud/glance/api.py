@@ -177,10 +177,8 @@ class GlanceAPI:
         query = request.query
         limit = _parse_limit(query.get("limit"))
         keys, dirs = _sorting(query)
-        candidates = [img for img in self.store.images.values()
+        candidates = [img for img in self.store.all()
                       if self.store.visible(img, token.project_id, token.is_admin)]
-        for image in candidates:
-            image.settle(self.store.clock())
         candidates = [img for img in candidates
                       if _matches(img, query, token.project_id, token.is_admin)]
 

@@ -2,12 +2,17 @@
 
 Images declared by an `ImageSpec` are the same on every site (name, size,
 checksum and hash derive from the spec) but get ids unique to the site, as
-the same image uploaded to two clouds would.
+the same image uploaded to two clouds would. Nova adds the images its
+servers' snapshots, backups and shelves make (queued, then active once
+"uploaded") and deletes those it rotates out or no longer needs; work that
+is due later (a backup rotation after its upload) runs when the images are
+next read.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import heapq
 import itertools
 import uuid
 from typing import Any, Callable, Mapping
@@ -82,12 +87,19 @@ class Image:
     tags: tuple[str, ...] = ()
     properties: dict[str, str] = dataclasses.field(default_factory=dict)
     active_at: float | None = None    # a snapshot turns active then
+    uploaded_size: int = 0            # its size once uploaded
 
     def settle(self, now: float) -> None:
         if self.active_at is not None and now >= self.active_at:
             self.status = "active"
             self.updated_at = self.active_at
             self.active_at = None
+            self.size = self.uploaded_size
+            self.disk_format = self.disk_format or "qcow2"     # what the hypervisor uploaded
+            self.container_format = self.container_format or "bare"
+            seed = f"snapshot:{self.id}".encode()
+            self.checksum = hashlib.md5(seed).hexdigest()
+            self.os_hash_value = hashlib.sha512(seed).hexdigest()
 
 
 class ImageStore:
@@ -98,6 +110,7 @@ class ImageStore:
         self.default_owner = default_owner
         self.images: dict[str, Image] = {}
         self._seq = itertools.count(1)
+        self._due: list[tuple[float, int, Callable[[], None]]] = []   # heap: (when, seq, work)
         now = clock()
         # uploaded one after the other, a second apart, the last one now
         for offset, spec in enumerate(specs):
@@ -120,28 +133,48 @@ class ImageStore:
         return image
 
     def get(self, image_id: str) -> Image | None:
+        self.run_due()
         image = self.images.get(image_id)
         if image is not None:
             image.settle(self.clock())
         return image
+
+    def all(self) -> list[Image]:
+        self.run_due()
+        now = self.clock()
+        for image in self.images.values():
+            image.settle(now)
+        return list(self.images.values())
+
+    def later(self, when: float, work: Callable[[], None]) -> None:
+        heapq.heappush(self._due, (when, next(self._seq), work))
+
+    def run_due(self) -> None:
+        now = self.clock()
+        while self._due and self._due[0][0] <= now:
+            _, _, work = heapq.heappop(self._due)
+            work()
+
+    def delete(self, image_id: str) -> None:
+        self.images.pop(image_id, None)
 
     def visible(self, image: Image, project_id: str | None, is_admin: bool) -> bool:
         if is_admin or image.visibility in ("public", "community"):
             return True
         return image.owner is not None and image.owner == project_id
 
-    def snapshot(self, *, name: str, owner: str, min_disk: int, min_ram: int,
-                 metadata: dict[str, str], ready_in: float) -> Image:
-        """A server snapshot: queued now, active `ready_in` seconds later."""
+    def snapshot(self, *, name: str, owner: str, visibility: str, min_disk: int, min_ram: int,
+                 disk_format: str | None, container_format: str | None,
+                 properties: dict[str, str], size: int, ready_in: float) -> Image:
+        """An image Nova makes of a server: queued now (no data, formats
+        unknown for a snapshot), active `ready_in` seconds later."""
         now = self.clock()
-        image_id = str(uuid.uuid4())
-        seed = f"snapshot:{image_id}".encode()
         image = Image(
-            seq=next(self._seq), id=image_id, name=name, status="queued",
-            visibility="private", owner=owner, size=0, virtual_size=None, disk_format="qcow2",
-            container_format="bare", checksum=hashlib.md5(seed).hexdigest(),
-            os_hash_value=hashlib.sha512(seed).hexdigest(), min_disk=min_disk,
-            min_ram=min_ram, created_at=now, updated_at=now,
-            properties={**metadata, "image_type": "snapshot"}, active_at=now + ready_in)
+            seq=next(self._seq), id=str(uuid.uuid4()), name=name, status="queued",
+            visibility=visibility, owner=owner, size=None, virtual_size=None,
+            disk_format=disk_format, container_format=container_format,
+            checksum=None, os_hash_value=None, min_disk=min_disk,
+            min_ram=min_ram, created_at=now, updated_at=now, properties=dict(properties),
+            active_at=now + ready_in, uploaded_size=size)
         self.images[image.id] = image
         return image

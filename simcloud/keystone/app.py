@@ -69,6 +69,10 @@ class Keystone:
             project_name=valid.project.name if valid.project else None,
             domain_id=domain_id, roles=valid.role_names, expires_at=valid.token.expires_at)
 
+    def project_exists(self, project_id: str) -> bool:
+        """What a service learns asking Keystone about a project it was given."""
+        return project_id in self.store.projects
+
     def register_endpoints(self, *, region_id: str, service_type: str, service_name: str,
                            url: str) -> list[Endpoint]:
         """Publish `url` for a service in a region, on every interface."""

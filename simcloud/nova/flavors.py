@@ -15,6 +15,7 @@ from simcloud.nova.app import respond
 from simcloud.nova.context import ComputeContext, ctx
 from simcloud.nova.errors import (NovaError, bad_request, conflict, flavor_not_found,
                                   not_found, policy_forbidden)
+from simcloud.nova.flavor_access import usable_flavor
 from simcloud.nova.model import Flavor
 from simcloud.nova.server_list import MAX_LIMIT
 from simcloud.nova.store import ComputeStore
@@ -122,8 +123,8 @@ class FlavorsResource:
         ]
 
     def _visible(self, context: ComputeContext, flavor_id: str) -> Flavor:
-        flavor = self.store.flavors.get(flavor_id)
-        if flavor is None or (not context.is_admin and not flavor.is_public):
+        flavor = usable_flavor(self.store, context, flavor_id)
+        if flavor is None:
             raise flavor_not_found(flavor_id)
         return flavor
 
@@ -132,18 +133,21 @@ class FlavorsResource:
         query = request.query
         _index_query(context.version).validate(query)
         flavors = list(self.store.flavors.values())
-        if context.is_admin:
-            is_public = query.get("is_public")
-            if is_public is None:
-                flavors = [f for f in flavors if f.is_public]
-            elif is_public.lower() != "none":
+        wanted: bool | None = True       # public ones, and private ones granted to the caller
+        if context.is_admin and query.get("is_public") is not None:
+            is_public = query["is_public"]
+            if is_public.lower() == "none":
+                wanted = None
+            else:
                 try:
                     wanted = V.to_bool(is_public, strict=True)
                 except NovaError:
                     raise bad_request(f"Invalid is_public filter [{is_public}]") from None
-                flavors = [f for f in flavors if f.is_public == wanted]
-        else:
-            flavors = [f for f in flavors if f.is_public and not f.disabled]
+        if wanted is not None:
+            flavors = [f for f in flavors if f.is_public == wanted or (
+                wanted and context.project_id in (f.projects or ()))]
+        if not context.is_admin:
+            flavors = [f for f in flavors if not f.disabled]
         for param, attr in (("minRam", "ram"), ("minDisk", "disk")):
             if param in query:
                 try:
@@ -162,7 +166,7 @@ class FlavorsResource:
             return ((0, 0) if value is None else (1, value), f.internal_id)
         flavors.sort(key=order, reverse=descending)
         if "marker" in query:
-            marker = self.store.flavors.get(query["marker"])
+            marker = usable_flavor(self.store, context, query["marker"])
             if marker is None:
                 raise bad_request(f"marker [{query['marker']}] not found")
             after = order(marker)

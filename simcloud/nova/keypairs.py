@@ -7,11 +7,11 @@ import functools
 
 from aiohttp import web
 
-from simcloud.nova import keys
+from simcloud.nova import keys, quotas
 from simcloud.nova import validation as V
 from simcloud.nova.app import respond
 from simcloud.nova.context import ComputeContext, ctx
-from simcloud.nova.errors import bad_request, conflict, forbidden, not_found, policy_forbidden
+from simcloud.nova.errors import bad_request, conflict, not_found, policy_forbidden
 from simcloud.nova.model import Keypair
 from simcloud.nova.server_list import MAX_LIMIT
 from simcloud.nova.store import ComputeStore
@@ -118,8 +118,8 @@ class KeypairsResource:
         name = spec["name"].strip()
         key_type = spec.get("type", "ssh")
         owned = self.store.user_keypairs(user_id)
-        if len(owned) >= self.store.quotas.key_pairs:
-            raise forbidden("Quota exceeded, too many key pairs.")
+        quotas.check_keypairs(self.store.quota_book, self.store, context.project_id,
+                              context.user_id, user_id)
         private_key = None
         if "public_key" in spec:
             public_key = spec["public_key"]

@@ -115,3 +115,46 @@ def snapshot(server: Server, now: float, t: Timing) -> None:
         (now + d * 0.6, vm_state, "image_uploading", power_state),
         (now + d, vm_state, None, power_state),
     ])
+
+
+def shelve(server: Server, now: float, t: Timing) -> None:
+    """Snapshot, power off and (Nova's shelved_offload_time = 0) offload at
+    once: SHELVED only in passing, then SHELVED_OFFLOADED on no host."""
+    d = t.action
+    begin(server, "shelving", now, [
+        (now + d * 0.2, server.vm_state, "shelving_image_pending_upload", server.power_state),
+        (now + d * 0.4, server.vm_state, "shelving_image_uploading", server.power_state),
+        (now + d * 0.7, S.SHELVED, "shelving_offloading", S.SHUTDOWN),
+        (now + d, S.SHELVED_OFFLOADED, None, S.SHUTDOWN),
+    ])
+
+
+def shelve_offload(server: Server, now: float, t: Timing) -> None:
+    begin(server, "shelving_offloading", now,
+          [(now + t.action * 0.5, S.SHELVED_OFFLOADED, None, server.power_state)])
+
+
+def unshelve(server: Server, now: float, t: Timing, *, placed: bool) -> None:
+    """From SHELVED_OFFLOADED: scheduled and spawned again (launched anew);
+    with no room the scheduler gives up and the server stays offloaded."""
+    d = t.build
+    if server.vm_state == S.SHELVED:      # still on its host: just powered on
+        begin(server, "powering-on", now, [(now + t.action, S.ACTIVE, None, S.RUNNING)])
+    elif not placed:
+        begin(server, "unshelving", now,
+              [(now + d * 0.2, S.SHELVED_OFFLOADED, None, server.power_state)])
+    else:
+        begin(server, "unshelving", now, [
+            (now + d * 0.3, S.SHELVED_OFFLOADED, "spawning", server.power_state),
+            (now + d, S.ACTIVE, None, S.RUNNING, RELAUNCHED),
+        ])
+
+
+def backup(server: Server, now: float, t: Timing) -> None:
+    vm_state, power_state = server.vm_state, server.power_state
+    d = t.action
+    begin(server, "image_backup", now, [
+        (now + d * 0.3, vm_state, "image_pending_upload", power_state),
+        (now + d * 0.6, vm_state, "image_uploading", power_state),
+        (now + d, vm_state, None, power_state),
+    ])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from simcloud.nova import quotas
 from simcloud.nova.app import respond
 from simcloud.nova.context import ctx
 from simcloud.nova.errors import policy_forbidden
@@ -24,14 +25,15 @@ class LimitsResource:
         project_id = request.query.get("tenant_id") or context.project_id
         if project_id != context.project_id and not context.is_admin:
             raise policy_forbidden("os_compute_api:limits:other_project")
-        quotas, usage = self.store.quotas, self.store.project(project_id)
+        limits = self.store.quota_book.project_limits(project_id)
+        used = quotas.usage(self.store, project_id, shown=True)
         absolute: dict = {
-            "maxServerMeta": quotas.metadata_items, "maxTotalCores": quotas.cores,
-            "maxTotalInstances": quotas.instances, "maxTotalKeypairs": quotas.key_pairs,
-            "maxTotalRAMSize": quotas.ram, "maxServerGroups": quotas.server_groups,
-            "maxServerGroupMembers": quotas.server_group_members,
-            "totalCoresUsed": usage.cores, "totalInstancesUsed": usage.instances,
-            "totalRAMUsed": usage.ram, "totalServerGroupsUsed": 0,
+            "maxServerMeta": limits["metadata_items"], "maxTotalCores": limits["cores"],
+            "maxTotalInstances": limits["instances"], "maxTotalKeypairs": limits["key_pairs"],
+            "maxTotalRAMSize": limits["ram"], "maxServerGroups": limits["server_groups"],
+            "maxServerGroupMembers": limits["server_group_members"],
+            "totalCoresUsed": used["cores"], "totalInstancesUsed": used["instances"],
+            "totalRAMUsed": used["ram"], "totalServerGroupsUsed": used["server_groups"],
         }
         v = context.version
         if v < (2, 36):
@@ -39,7 +41,8 @@ class LimitsResource:
                              "maxTotalFloatingIps": -1, "totalSecurityGroupsUsed": 0,
                              "totalFloatingIpsUsed": 0})
         if v < (2, 39):
-            absolute["maxImageMeta"] = quotas.metadata_items
+            absolute["maxImageMeta"] = limits["metadata_items"]
         if v < (2, 57):
-            absolute.update({"maxPersonality": 5, "maxPersonalitySize": 10240})
+            absolute.update({"maxPersonality": limits["injected_files"],
+                             "maxPersonalitySize": limits["injected_file_content_bytes"]})
         return respond({"limits": {"absolute": absolute, "rate": []}})

@@ -8,11 +8,12 @@ import copy
 import jsonschema
 from aiohttp import web
 
+from simcloud.nova import quotas
 from simcloud.nova import states as S
 from simcloud.nova import validation as V
 from simcloud.nova.app import respond
 from simcloud.nova.context import ComputeContext, ctx
-from simcloud.nova.errors import bad_request, forbidden, invalid_state, not_found
+from simcloud.nova.errors import bad_request, invalid_state, not_found
 from simcloud.nova.model import Server
 from simcloud.nova.servers import check_lock, find_server
 from simcloud.nova.store import ComputeStore
@@ -53,10 +54,9 @@ class MetadataResource:
         if server.task_state is not None:
             raise invalid_state(action, server.id, "task_state", server.task_state)
 
-    def _write(self, server: Server, metadata: dict[str, str]) -> None:
-        if len(metadata) > self.store.quotas.metadata_items:
-            raise forbidden(f"Maximum number of metadata items exceeds "
-                            f"{self.store.quotas.metadata_items}")
+    def _write(self, context: ComputeContext, server: Server, metadata: dict[str, str]) -> None:
+        quotas.check_metadata(self.store.quota_book, context.project_id, context.user_id,
+                              len(metadata))
         server.metadata = metadata or None
         server.updated_at = max(server.updated_at, self.store.clock())
 
@@ -79,7 +79,7 @@ class MetadataResource:
         body = V.parse_json(await request.read())
         _METADATA_BODY.validate(body)
         self._mutable(context, server, "update metadata")
-        self._write(server, {**server.meta(), **body["metadata"]})
+        self._write(context, server, {**server.meta(), **body["metadata"]})
         return respond({"metadata": server.meta()})
 
     async def update_all(self, request: web.Request) -> web.Response:
@@ -87,7 +87,7 @@ class MetadataResource:
         body = V.parse_json(await request.read())
         _METADATA_BODY.validate(body)
         self._mutable(context, server, "update metadata")
-        self._write(server, dict(body["metadata"]))
+        self._write(context, server, dict(body["metadata"]))
         return respond({"metadata": server.meta()})
 
     async def update(self, request: web.Request) -> web.Response:
@@ -98,7 +98,7 @@ class MetadataResource:
         if key not in body["meta"]:
             raise bad_request("Request body and URI mismatch")
         self._mutable(context, server, "update metadata")
-        self._write(server, {**server.meta(), **body["meta"]})
+        self._write(context, server, {**server.meta(), **body["meta"]})
         return respond({"meta": body["meta"]})
 
     async def delete(self, request: web.Request) -> web.Response:
@@ -109,7 +109,7 @@ class MetadataResource:
             raise not_found("Metadata item was not found")
         self._mutable(context, server, "delete metadata")
         del metadata[key]
-        self._write(server, metadata)
+        self._write(context, server, metadata)
         return web.Response(status=204)
 
 

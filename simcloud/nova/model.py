@@ -1,4 +1,5 @@
-"""The compact records a simulated Nova keeps: flavors, keypairs and servers.
+"""The compact records a simulated Nova keeps: flavors, keypairs, server
+groups and servers.
 
 A server holds only what the API shows or filters on, in a slotted
 dataclass, with empty collections stored as None. Transitions that take time
@@ -48,6 +49,18 @@ class Flavor:
     description: str | None = None
     extra_specs: dict[str, str] = dataclasses.field(default_factory=dict)
     created_at: float = 0.0
+    projects: list[str] | None = None      # the projects a private flavor is granted to
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class ServerGroup:
+    id: str
+    name: str
+    policy: str                   # affinity, anti-affinity, soft-affinity, soft-anti-affinity
+    rules: dict[str, int]         # {"max_server_per_host": N} or {}
+    project_id: str
+    user_id: str
+    members: list[str] = dataclasses.field(default_factory=list)   # server ids, oldest first
 
 
 @dataclasses.dataclass(slots=True, eq=False)
@@ -93,6 +106,7 @@ class Server:
     deleted_at: float | None = None
     deleted: bool = False
     host: str | None = None
+    holds_room: bool = False      # its flavor is counted in the host's use (placed, not offloaded)
     availability_zone: str | None = None
     pinned_az: str | None = None
     reservation_id: str = ""
@@ -117,6 +131,11 @@ class Server:
     actions: list[Action] | None = None
     image_props: dict[str, str] | None = None        # 2.98: kept from the image at (re)build
     scheduler_hints: dict[str, list[str]] | None = None   # 2.100: as given at creation
+    group_id: str | None = None                      # the server group it was created in
+    # who created it: (user name, project name, "role,role"), as Nova keeps
+    # them for the server's snapshots; one shared tuple per creator
+    creator: tuple[str, str, str] | None = None
+    shelved_image_id: str | None = None              # the snapshot a shelve made
 
     @property
     def status(self) -> str:
@@ -152,6 +171,9 @@ class Server:
                 self.deleted = True
                 self.deleted_at = due
                 vanished = True
+            elif vm_state == states.SHELVED_OFFLOADED and self.host is not None:
+                # off its host: back to the zone it asked for, if any
+                self.host, self.availability_zone = None, self.pinned_az
             self.vm_state, self.task_state, self.power_state = vm_state, task_state, power_state
             self.updated_at = due
         else:

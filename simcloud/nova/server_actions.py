@@ -1,6 +1,8 @@
-"""`POST /servers/{id}/action`: reboot, stop/start, pause/unpause,
-suspend/resume, lock/unlock, resize and its confirm/revert, rebuild,
-createImage and the admin's os-resetState.
+"""`POST /servers/{id}/action`: the dispatch of every server action, and
+reboot, stop/start, pause/unpause, suspend/resume, lock/unlock, resize and
+its confirm/revert, rebuild and the admin's os-resetState and
+injectNetworkInfo. The other actions live with their subject: snapshots
+(createImage, createBackup), shelve, console output, deferred delete.
 
 Each action checks what Nova checks, in Nova's order -- the lock (unless
 admin), then vm_state, task_state and launched_at -- and starts the timed
@@ -9,21 +11,27 @@ sequence of `lifecycle`.
 from __future__ import annotations
 
 import functools
-from typing import Any, Awaitable, Callable
+from typing import Callable
 
 from aiohttp import web
 
 from simcloud.glance.store import ImageStore
-from simcloud.nova import lifecycle, server_views
+from simcloud.nova import lifecycle, quotas, server_views
 from simcloud.nova import states as S
 from simcloud.nova import validation as V
+from simcloud.nova.action_checks import Handler, require
 from simcloud.nova.app import respond
+from simcloud.nova.console_output import ConsoleOutputActions
 from simcloud.nova.context import ComputeContext, ctx
-from simcloud.nova.errors import (bad_request, forbidden, invalid_state, policy_forbidden)
+from simcloud.nova.deferred_delete import DeferredDeleteActions
+from simcloud.nova.errors import bad_request, policy_forbidden
+from simcloud.nova.flavor_access import usable_flavor
 from simcloud.nova.model import Server
 from simcloud.nova.server_create import (check_image_fits, generate_password, id_from_href,
                                          image_props_of)
 from simcloud.nova.servers import check_lock, find_server, record
+from simcloud.nova.shelve import ShelveActions
+from simcloud.nova.snapshots import SnapshotActions
 from simcloud.nova.store import ComputeStore
 
 _ALLOW_HARD_REBOOT_TASKS = (None, "rebooting", "reboot_pending", "reboot_started", "resuming",
@@ -39,14 +47,12 @@ _RESIZE_SCHEMA = V.BodySchema({"type": "object", "properties": {"resize": {
         "OS-DCF:diskConfig": V.DISK_CONFIG},
     "required": ["flavorRef"], "additionalProperties": False}},
     "required": ["resize"], "additionalProperties": False})
-_CREATE_IMAGE_SCHEMA = V.BodySchema({"type": "object", "properties": {"createImage": {
-    "type": "object", "properties": {"name": V.NAME, "metadata": V.METADATA},
-    "required": ["name"], "additionalProperties": False}},
-    "required": ["createImage"], "additionalProperties": False})
 _LOCK_SCHEMA_V273 = V.BodySchema({"type": "object", "properties": {"lock": {
     "type": ["object", "null"],
     "properties": {"locked_reason": {"type": "string", "minLength": 1, "maxLength": 255}},
     "additionalProperties": False}}, "required": ["lock"], "additionalProperties": False})
+_INJECT_SCHEMA = V.BodySchema({"type": "object", "properties": {"injectNetworkInfo": {}},
+                              "required": ["injectNetworkInfo"], "additionalProperties": False})
 _RESET_STATE_SCHEMA = V.BodySchema({"type": "object", "properties": {"os-resetState": {
     "type": "object", "properties": {"state": {"type": "string", "enum": ["active", "error"]}},
     "required": ["state"], "additionalProperties": False}},
@@ -78,17 +84,6 @@ def rebuild_schema(version: tuple[int, int]) -> V.BodySchema:
         "additionalProperties": False}}, "required": ["rebuild"], "additionalProperties": False})
 
 
-def require(server: Server, action: str, vm_states: tuple[str, ...] | None,
-            task_states: tuple[str | None, ...] | None = (None,),
-            must_have_launched: bool = True) -> None:
-    if vm_states is not None and server.vm_state not in vm_states:
-        raise invalid_state(action, server.id, "vm_state", server.vm_state)
-    if task_states is not None and server.task_state not in task_states:
-        raise invalid_state(action, server.id, "task_state", server.task_state)
-    if must_have_launched and server.launched_at is None:
-        raise invalid_state(action, server.id, "launched_at", None)
-
-
 # Every server action Nova has: one it has and simcloud does not simulate
 # still looks the server up first (404 when missing), as Nova's handler does.
 NOVA_ACTIONS = frozenset({
@@ -100,8 +95,6 @@ NOVA_ACTIONS = frozenset({
     "removeSecurityGroup", "rescue", "resetNetwork", "resize", "restore", "resume",
     "revertResize", "shelve", "shelveOffload", "suspend", "trigger_crash_dump", "unlock",
     "unpause", "unrescue", "unshelve"})
-
-Handler = Callable[[web.Request, ComputeContext, Server, Any, Any], Awaitable[web.Response]]
 
 
 class ServerActions:
@@ -117,8 +110,11 @@ class ServerActions:
             "resume": self.resume, "lock": self.lock, "unlock": self.unlock,
             "resize": self.resize, "confirmResize": self.confirm_resize,
             "revertResize": self.revert_resize, "rebuild": self.rebuild,
-            "createImage": self.create_image, "os-resetState": self.reset_state,
+            "os-resetState": self.reset_state, "injectNetworkInfo": self.inject_network_info,
         }
+        for more in (SnapshotActions(store, images, timing), ShelveActions(store, images, timing),
+                     ConsoleOutputActions(store), DeferredDeleteActions(store, images, timing)):
+            self.handlers.update(more.handlers())
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/v2.1/servers/{server_id}/action", self.dispatch)]
@@ -213,38 +209,22 @@ class ServerActions:
         check_lock(context, server)
         require(server, "resize", (S.ACTIVE, S.STOPPED))
         flavor_id = id_from_href(args["flavorRef"])
-        new = self.store.flavors.get(flavor_id)
-        if new is None or new.disabled or not (new.is_public or context.is_admin):
+        new = usable_flavor(self.store, context, flavor_id)
+        if new is None or new.disabled:
             raise bad_request(f"Flavor {flavor_id} could not be found.")
         old = server.flavor
         if new.id == old.id:
             raise bad_request("When resizing, instances must change flavor!")
-        self._check_resize_quota(context, server, new)
+        quotas.check_upsize(self.store.quota_book, self.store, server.project_id,
+                            server.user_id, old, new)
         now = self.store.clock()
         placed = self.store.fits(new)
         if placed:
             self.store.claim(new)
-            project = self.store.project(server.project_id)
-            project.cores += new.vcpus - old.vcpus
-            project.ram += new.ram - old.ram
+            self.store.change_flavor_usage(server, old, new)
             server.old_flavor, server.flavor = old, new
         lifecycle.resize(server, now, self.timing, placed=placed)
         return self._accepted(context, server, "resize")
-
-    def _check_resize_quota(self, context: ComputeContext, server: Server, new) -> None:
-        quotas, usage = self.store.quotas, self.store.project(server.project_id)
-        overs = []
-        for resource, limit, used, delta in (
-                ("cores", quotas.cores, usage.cores, new.vcpus - server.flavor.vcpus),
-                ("ram", quotas.ram, usage.ram, new.ram - server.flavor.ram)):
-            if delta > 0 and used + delta > limit:
-                overs.append((resource, delta, used, limit))
-        if overs:
-            names = ", ".join(o[0] for o in overs)
-            raise forbidden(
-                f"Quota exceeded for {names}: Requested {', '.join(str(o[1]) for o in overs)}"
-                f", but already used {', '.join(str(o[2]) for o in overs)} of "
-                f"{', '.join(str(o[3]) for o in overs)} {names}")
 
     async def confirm_resize(self, request, context, server, body, args) -> web.Response:
         check_lock(context, server)
@@ -261,9 +241,7 @@ class ServerActions:
         if server.old_flavor is not None:
             new, old = server.flavor, server.old_flavor
             self.store.release(new)
-            project = self.store.project(server.project_id)
-            project.cores += old.vcpus - new.vcpus
-            project.ram += old.ram - new.ram
+            self.store.change_flavor_usage(server, new, old)
             server.flavor, server.old_flavor = old, None
         lifecycle.revert_resize(server, self.store.clock(), self.timing)
         return self._accepted(context, server, "revertResize")
@@ -280,9 +258,9 @@ class ServerActions:
         if "key_name" in args and args["key_name"] is not None \
                 and args["key_name"] not in self.store.user_keypairs(context.user_id):
             raise bad_request("Invalid key_name provided.")
-        if "metadata" in args and len(args["metadata"]) > self.store.quotas.metadata_items:
-            raise forbidden(f"Maximum number of metadata items exceeds "
-                            f"{self.store.quotas.metadata_items}")
+        if "metadata" in args:
+            quotas.check_metadata(self.store.quota_book, context.project_id, context.user_id,
+                                  len(args["metadata"]))
         server.image_id = image.id
         server.image_props = image_props_of(image)
         if "name" in args:
@@ -309,22 +287,6 @@ class ServerActions:
             view["user_data"] = server.user_data
         return respond({"server": view}, 202, headers={"Location": view["links"][0]["href"]})
 
-    async def create_image(self, request, context, server, body, args) -> web.Response:
-        _CREATE_IMAGE_SCHEMA.validate(body)
-        require(server, "createImage", (S.ACTIVE, S.STOPPED, S.PAUSED, S.SUSPENDED))
-        base = self.images.get(server.image_id) if server.image_id else None
-        image = self.images.snapshot(
-            name=args["name"].strip(), owner=server.project_id, min_disk=server.flavor.disk,
-            min_ram=base.min_ram if base else 0, metadata=dict(args.get("metadata") or {}),
-            ready_in=self.timing.action)
-        now = self.store.clock()
-        lifecycle.snapshot(server, now, self.timing)
-        record(context, server, "createImage", now)
-        if context.version >= (2, 45):
-            return respond({"image_id": image.id}, 202)
-        return web.Response(status=202, headers={
-            "Location": f"{context.origin}/image/images/{image.id}"})
-
     async def reset_state(self, request, context, server, body, args) -> web.Response:
         if not context.is_admin:
             raise policy_forbidden("os_compute_api:os-admin-actions:reset_state")
@@ -334,3 +296,9 @@ class ServerActions:
         server.task_state = None
         server.updated_at = self.store.clock()
         return self._accepted(context, server, "resetState")
+
+    async def inject_network_info(self, request, context, server, body, args) -> web.Response:
+        _INJECT_SCHEMA.validate(body)
+        if not context.is_admin:
+            raise policy_forbidden("os_compute_api:os-admin-actions:inject_network_info")
+        return web.Response(status=202)      # the guest gets its network info; nothing shows

@@ -1,7 +1,9 @@
 """`POST /servers`: the body checks Nova makes (JSON Schema per microversion,
-then the semantic checks: image, flavor, keypair, availability zone, quota)
-and the creation of the servers, placed on the site's host when they fit,
-or bound for ERROR with "No valid host was found" when they do not."""
+then the semantic checks: image, flavor, keypair, availability zone, server
+group, quota) and the creation of the servers, placed on the site's host
+when they fit (in room and by their group's policy), or bound for ERROR with
+"No valid host was found" when they do not. As Nova's scheduler does, a
+request whose servers cannot all be placed places none of them."""
 from __future__ import annotations
 
 import copy
@@ -12,11 +14,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from simcloud.glance.store import Image, ImageStore
-from simcloud.nova import image_props, lifecycle
+from simcloud.nova import image_props, lifecycle, quotas
 from simcloud.nova import validation as V
 from simcloud.nova.context import ComputeContext
-from simcloud.nova.errors import bad_request, forbidden, policy_forbidden
+from simcloud.nova.errors import bad_request, policy_forbidden
+from simcloud.nova.flavor_access import usable_flavor
 from simcloud.nova.model import AUTO_NICS, Flavor, Server
+from simcloud.nova.server_groups import fits_policy, group_of_hint
 from simcloud.nova.store import ComputeStore
 
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
@@ -42,6 +46,20 @@ _BDM_V2["properties"].update({
     "boot_index": {"type": ["integer", "string", "null"], "pattern": "^-?[0-9]+$"},
     "tag": V.TAG, "volume_type": {"type": ["string", "null"], "maxLength": 255},
 })
+
+
+_SERVER_IDS = {"oneOf": [V.UUID, {"type": "array", "items": V.UUID}]}
+# the hints Nova knows; others pass unchecked
+_HINTS = {"type": "object", "properties": {
+    "group": {"oneOf": [{"type": "array", "items": V.UUID}, V.UUID]},
+    "different_host": _SERVER_IDS,
+    "same_host": {"type": ["string", "array"], "items": V.UUID},
+    "query": {"type": ["string", "object"]},
+    "target_cell": V.NAME,
+    "different_cell": {"type": ["string", "array"], "items": {"type": "string"}},
+    "build_near_host_ip": V.IP_ADDRESS,
+    "cidr": {"type": "string", "pattern": "^/[0-9a-f.:]+$"}},
+    "additionalProperties": True}
 
 
 @functools.lru_cache(maxsize=None)
@@ -93,12 +111,11 @@ def create_schema(version: tuple[int, int]) -> V.BodySchema:
     if version >= (2, 90):
         props["hostname"] = V.FQDN if version >= (2, 94) else V.HOSTNAME
     required = ["name", "flavorRef"] + (["networks"] if version >= (2, 37) else [])
-    hints = {"type": "object", "additionalProperties": True}
     return V.BodySchema({
         "type": "object",
         "properties": {"server": {"type": "object", "properties": props,
                                   "required": required, "additionalProperties": False},
-                       "os:scheduler_hints": hints, "OS-SCH-HNT:scheduler_hints": hints},
+                       "os:scheduler_hints": _HINTS, "OS-SCH-HNT:scheduler_hints": _HINTS},
         "required": ["server"], "additionalProperties": False})
 
 
@@ -168,10 +185,14 @@ class ServerCreator:
         if key_name is not None and key_name not in self.store.user_keypairs(ctx.user_id):
             raise bad_request("Invalid key_name provided.")
         metadata = spec.get("metadata") or {}
-        if len(metadata) > self.store.quotas.metadata_items:
-            raise forbidden(f"Maximum number of metadata items exceeds "
-                            f"{self.store.quotas.metadata_items}")
-        count = self._quota_count(ctx, flavor, min_count, max_count)
+        book = self.store.quota_book
+        quotas.check_metadata(book, ctx.project_id, ctx.user_id, len(metadata))
+        group = group_of_hint(self.store, ctx, body)
+        count = quotas.servers_allowed(book, self.store, ctx.project_id, ctx.user_id, flavor,
+                                       min_count, max_count)
+        if group is not None:
+            quotas.check_group_members(book, self.store, group, ctx.project_id, ctx.user_id,
+                                       count)
         password = spec.get("adminPass") or generate_password()
         reservation_id = "r-" + secrets.token_hex(4)
         security_groups = tuple(sorted({sg["name"] for sg in spec.get("security_groups", [])
@@ -181,11 +202,15 @@ class ServerCreator:
         image = self.images.get(image_id) if image_id else None
         image_props = image_props_of(image)
         hints = scheduler_hints(body)
+        group_fits = group is None or fits_policy(self.store, group, count)
+        token = ctx.token
+        creator = self.store.creator(token.user_name, token.project_name or "",
+                                     ",".join(token.roles))
         servers = []
         for index in range(count):
             now = self.store.creation_time()
             seq = self.store.next_seq()
-            placed = self.store.fits(flavor)
+            placed = group_fits and self.store.fits(flavor)
             server = Server(
                 seq=seq, id=str(uuid.uuid4()),
                 name=f"{name}-{index + 1}" if count > 1 else name,
@@ -202,17 +227,17 @@ class ServerCreator:
                 tags=sorted(set(spec["tags"])) if spec.get("tags") else None,
                 security_groups=security_groups, volumes=volumes,
                 pinned_az=requested_az, availability_zone=requested_az,
-                image_props=image_props, scheduler_hints=hints)
+                image_props=image_props, scheduler_hints=hints,
+                group_id=group.id if group is not None else None, creator=creator)
             if placed:
-                self.store.claim(flavor)
-                self.store.running_vms += 1
-                server.host = self.store.host
-                server.availability_zone = self.store.availability_zone
+                self.store.occupy(server)
                 server.nics = nics
             else:
                 server.fault = (500, NO_VALID_HOST, now + self.timing.build * 0.2)
             lifecycle.build(server, now, self.timing, placed=placed)
             self.store.add_server(server)
+            if group is not None:
+                group.members.append(server.id)
             servers.append(server)
         return servers, reservation_id, password
 
@@ -261,8 +286,8 @@ class ServerCreator:
 
     def _flavor(self, ctx: ComputeContext, spec: dict) -> Flavor:
         flavor_id = id_from_href(spec["flavorRef"])
-        flavor = self.store.flavors.get(flavor_id)
-        if flavor is None or not (flavor.is_public or ctx.is_admin):   # no access lists
+        flavor = usable_flavor(self.store, ctx, flavor_id)
+        if flavor is None:
             raise bad_request(f"Flavor {flavor_id} could not be found.")
         if flavor.disabled:
             raise bad_request("Flavor is disabled.")
@@ -296,24 +321,3 @@ class ServerCreator:
         if any(nics) and int(spec.get("max_count", 1)) > 1:
             raise bad_request("max_count cannot be greater than 1 if an fixed_ip is specified.")
         return tuple(nics)
-
-    def _quota_count(self, ctx: ComputeContext, flavor: Flavor, min_count: int,
-                     max_count: int) -> int:
-        quotas, usage = self.store.quotas, self.store.project(ctx.project_id)
-        allowed = quotas.instances - usage.instances
-        allowed = min(allowed, (quotas.cores - usage.cores) // max(flavor.vcpus, 1))
-        allowed = min(allowed, (quotas.ram - usage.ram) // max(flavor.ram, 1))
-        if allowed >= min_count:
-            return min(allowed, max_count)
-        overs = []
-        for resource, limit, used, per in (("cores", quotas.cores, usage.cores, flavor.vcpus),
-                                           ("instances", quotas.instances, usage.instances, 1),
-                                           ("ram", quotas.ram, usage.ram, flavor.ram)):
-            if used + per * min_count > limit:
-                overs.append((resource, per * min_count, used, limit))
-        names = ", ".join(o[0] for o in overs)
-        raise forbidden(
-            f"Quota exceeded for {names}: Requested "
-            f"{', '.join(str(o[1]) for o in overs)}, but already used "
-            f"{', '.join(str(o[2]) for o in overs)} of "
-            f"{', '.join(str(o[3]) for o in overs)} {names}")

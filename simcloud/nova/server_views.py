@@ -150,7 +150,7 @@ def full(ctx: ComputeContext, server: Server, *, mode: str = "show",
     if v >= (2, 63):
         view["trusted_image_certificates"] = None
     if v >= (2, 71) and mode != "detail":
-        view["server_groups"] = []
+        view["server_groups"] = [server.group_id] if server.group_id else []
     if v >= (2, 73):
         view["locked_reason"] = server.locked_reason
     if v >= (2, 90) and not extended_attrs:

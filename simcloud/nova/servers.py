@@ -10,7 +10,7 @@ from typing import Callable
 from aiohttp import web
 
 from simcloud.glance.store import ImageStore
-from simcloud.nova import lifecycle, server_views
+from simcloud.nova import lifecycle, server_views, states
 from simcloud.nova import validation as V
 from simcloud.nova.app import respond
 from simcloud.nova.context import ComputeContext, ctx
@@ -59,6 +59,7 @@ class ServersResource:
     def __init__(self, store: ComputeStore, images: ImageStore, timing: lifecycle.Timing,
                  host_status: Callable[[], str]) -> None:
         self.store = store
+        self.images = images
         self.timing = timing
         self.creator = ServerCreator(store, images, timing)
         self.host_status = host_status
@@ -161,8 +162,24 @@ class ServersResource:
         server = find_server(self.store, context, request.match_info["server_id"])
         check_lock(context, server)
         if server.task_state != "deleting":
-            now = self.store.clock()
-            done_at = lifecycle.delete(server, now, self.timing)
-            record(context, server, "delete", now)
-            self.store.start_delete(server, done_at)
+            delete_server(self.store, self.images, self.timing, context, server)
         return web.Response(status=204)
+
+
+def delete_server(store: ComputeStore, images: ImageStore, timing: lifecycle.Timing,
+                  context: ComputeContext, server: Server) -> None:
+    """At once, as Nova deletes with its default reclaim_instance_interval = 0
+    (no soft delete); a shelved server's snapshot goes with it."""
+    now = store.clock()
+    if server.vm_state in (states.SHELVED, states.SHELVED_OFFLOADED):
+        drop_shelved_snapshot(images, server)
+    done_at = lifecycle.delete(server, now, timing)
+    record(context, server, "delete", now)
+    store.start_delete(server, done_at)
+
+
+def drop_shelved_snapshot(images: ImageStore, server: Server) -> None:
+    """Unshelved or deleted: the snapshot a shelve made is not needed."""
+    if server.shelved_image_id is not None:
+        images.delete(server.shelved_image_id)
+        server.shelved_image_id = None

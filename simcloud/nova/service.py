@@ -1,6 +1,7 @@
 """One simulated Nova: its store and the aiohttp application that serves it
-under `/compute` (versions, servers and their sub-resources, flavors,
-keypairs, availability zones, limits, hypervisors)."""
+under `/compute` (versions, servers and their sub-resources and actions,
+flavors and their access lists, keypairs, server groups, quota sets and
+classes, availability zones, limits, hypervisors, extensions)."""
 from __future__ import annotations
 
 from aiohttp import web
@@ -9,15 +10,20 @@ from simcloud.glance.store import ImageStore
 from simcloud.nova import microversion
 from simcloud.nova.app import ComputeMiddleware, unknown_route
 from simcloud.nova.availability_zones import AvailabilityZonesResource
+from simcloud.nova.extensions import ExtensionsResource
+from simcloud.nova.flavor_access import FlavorAccessResource
 from simcloud.nova.flavors import FlavorsResource
 from simcloud.nova.hypervisors import HypervisorsResource
+from simcloud.nova.identity import ProjectCheck
 from simcloud.nova.instance_actions import InstanceActionsResource
 from simcloud.nova.ips import IpsResource
 from simcloud.nova.keypairs import KeypairsResource
 from simcloud.nova.lifecycle import Timing
 from simcloud.nova.limits import LimitsResource
 from simcloud.nova.metadata_tags import MetadataResource, TagsResource
+from simcloud.nova.quota_sets import QuotaSetsResource
 from simcloud.nova.server_actions import ServerActions
+from simcloud.nova.server_groups import ServerGroupsResource
 from simcloud.nova.servers import ServersResource
 from simcloud.nova.shares import SharesResource
 from simcloud.nova.store import ComputeStore
@@ -28,7 +34,7 @@ from simcloud.tokens import Validator
 class NovaService:
     def __init__(self, store: ComputeStore, images: ImageStore, timing: Timing, *,
                  min_version: str, max_version: str, validate: Validator,
-                 auth_uri: str | None = None) -> None:
+                 auth_uri: str | None = None, project_exists: ProjectCheck | None = None) -> None:
         self.store = store
         self.images = images
         self.timing = timing
@@ -36,6 +42,7 @@ class NovaService:
         self.maximum = microversion.parse(max_version)
         self.validate = validate
         self.auth_uri = auth_uri
+        self.project_exists = project_exists
         self.host_status = "UP"
         self.versions = VersionsResource(self.minimum, self.maximum)
 
@@ -55,6 +62,9 @@ class NovaService:
             KeypairsResource(self.store), AvailabilityZonesResource(self.store),
             LimitsResource(self.store), HypervisorsResource(self.store),
             SharesResource(self.store), IpsResource(self.store),
+            FlavorAccessResource(self.store, self.project_exists),
+            ServerGroupsResource(self.store), QuotaSetsResource(self.store, self.project_exists),
+            ExtensionsResource(),
         ]
         for resource in resources:
             app.router.add_routes(resource.routes())

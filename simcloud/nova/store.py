@@ -1,5 +1,5 @@
 """One simulated Nova's state: servers with their indexes, flavors,
-keypairs, the site's capacity and the projects' quotas.
+keypairs, server groups, the site's capacity and the projects' quotas.
 
 Indexes are kept so that a list never walks servers it cannot return: by id,
 per project in creation order (for the tenant's list and its usage counters)
@@ -16,19 +16,10 @@ import itertools
 import uuid
 from typing import Callable, Iterator
 
-from simcloud.nova.model import Flavor, Keypair, Server
+from simcloud.nova.model import Flavor, Keypair, Server, ServerGroup
+from simcloud.nova.quotas import QuotaBook, Quotas
 
-
-@dataclasses.dataclass
-class Quotas:
-    """Per-project limits (Nova's defaults are lower; a simulator is generous)."""
-    instances: int = 1_000_000
-    cores: int = 10_000_000
-    ram: int = 10_000_000_000
-    key_pairs: int = 1000
-    metadata_items: int = 128
-    server_groups: int = 10
-    server_group_members: int = 10
+__all__ = ["Capacity", "ComputeStore", "ProjectServers", "Quotas"]
 
 
 @dataclasses.dataclass
@@ -44,6 +35,16 @@ class ProjectServers:
     instances: int = 0
     cores: int = 0
     ram: int = 0
+    by_user: dict[str, list[int]] = dataclasses.field(default_factory=dict)  # [instances, cores, ram]
+
+    def charge(self, user_id: str, instances: int, cores: int, ram: int) -> None:
+        self.instances += instances
+        self.cores += cores
+        self.ram += ram
+        counts = self.by_user.setdefault(user_id, [0, 0, 0])
+        counts[0] += instances
+        counts[1] += cores
+        counts[2] += ram
 
 
 DEFAULT_FLAVORS = (
@@ -69,7 +70,8 @@ class ComputeStore:
         self.site_name = site_name
         self.availability_zone = availability_zone
         self.capacity = capacity
-        self.quotas = quotas
+        self.quotas = quotas                   # the configured defaults
+        self.quota_book = QuotaBook(quotas)
         self.clock = clock
         self.tombstone_seconds = tombstone_seconds
         self.host = f"{site_name}-compute"
@@ -87,6 +89,8 @@ class ComputeStore:
         self._flavor_seq = itertools.count(1)
         self.keypairs: dict[str, dict[str, Keypair]] = {}
         self._keypair_seq = itertools.count(1)
+        self.groups: dict[str, ServerGroup] = {}     # creation order
+        self._creators: dict[tuple[str, str, str], tuple[str, str, str]] = {}
         for name, vcpus, ram, disk in DEFAULT_FLAVORS:
             self.add_flavor(Flavor(
                 id=str(uuid.uuid5(_FLAVOR_NAMESPACE, f"{site_name}/{name}")),
@@ -94,6 +98,11 @@ class ComputeStore:
                 disk=disk, created_at=clock()))
 
     # ---- servers -----------------------------------------------------
+    def creator(self, user_name: str, project_name: str, roles: str) -> tuple[str, str, str]:
+        """One tuple per creator, shared by all their servers."""
+        key = (user_name, project_name, roles)
+        return self._creators.setdefault(key, key)
+
     def next_seq(self) -> int:
         return next(self._seq)
 
@@ -107,9 +116,7 @@ class ComputeStore:
         self.everyone.append(server)
         project = self.projects.setdefault(server.project_id, ProjectServers())
         project.servers.append(server)
-        project.instances += 1
-        project.cores += server.flavor.vcpus
-        project.ram += server.flavor.ram
+        project.charge(server.user_id, 1, server.flavor.vcpus, server.flavor.ram)
 
     def get(self, server_id: str) -> Server | None:
         """The server, settled to now; None when unknown or deleted."""
@@ -157,12 +164,10 @@ class ComputeStore:
     def start_delete(self, server: Server, done_at: float) -> None:
         """Release what the server holds now; it vanishes at `done_at`."""
         self.release_usage(server)
-        if server.host is not None:
-            self.release(server.flavor)
-            if server.old_flavor is not None:
-                self.release(server.old_flavor)
+        self.vacate(server)
+        if server.old_flavor is not None:
+            self.release(server.old_flavor)
             server.old_flavor = None
-            self.running_vms -= 1
         heapq.heappush(self._tombstones,
                        (done_at + self.tombstone_seconds, server.seq, server.id))
         self.purge()
@@ -170,9 +175,20 @@ class ComputeStore:
     def release_usage(self, server: Server) -> None:
         project = self.projects.get(server.project_id)
         if project is not None:
-            project.instances -= 1
-            project.cores -= server.flavor.vcpus
-            project.ram -= server.flavor.ram
+            project.charge(server.user_id, -1, -server.flavor.vcpus, -server.flavor.ram)
+
+    def change_flavor_usage(self, server: Server, old: Flavor, new: Flavor) -> None:
+        """The project's (and its user's) cores and RAM follow a resize or revert."""
+        self.project(server.project_id).charge(server.user_id, 0, new.vcpus - old.vcpus,
+                                               new.ram - old.ram)
+
+    def server_usage(self, project_id: str, user_id: str | None = None) -> tuple[int, int, int]:
+        """(instances, cores, ram) held by the project, or by one user in it."""
+        project = self.project(project_id)
+        if user_id is None:
+            return project.instances, project.cores, project.ram
+        instances, cores, ram = project.by_user.get(user_id, (0, 0, 0))
+        return instances, cores, ram
 
     def purge(self) -> None:
         """Forget tombstones older than the retention time."""
@@ -188,6 +204,21 @@ class ComputeStore:
                     del scope[index]
 
     # ---- capacity ----------------------------------------------------
+    def occupy(self, server: Server) -> None:
+        """The server runs on the site's host from now on."""
+        self.claim(server.flavor)
+        self.running_vms += 1
+        server.host = self.host
+        server.availability_zone = self.availability_zone
+        server.holds_room = True
+
+    def vacate(self, server: Server) -> None:
+        """The host's room the server held is free (deleted or offloaded)."""
+        if server.holds_room:
+            self.release(server.flavor)
+            self.running_vms -= 1
+            server.holds_room = False
+
     def fits(self, flavor: Flavor) -> bool:
         cap, used = self.capacity, self.used
         return (used.vcpus + flavor.vcpus <= cap.vcpus

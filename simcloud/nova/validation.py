@@ -128,12 +128,34 @@ def to_bool(value: Any, *, strict: bool = False, default: bool = False) -> bool:
         "'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'")
 
 
+def _number_in_string(keyword: str):
+    """Nova's validator applies `minimum`/`maximum` to numbers written as
+    strings too ("-2" is less than the minimum of -1); other strings pass."""
+    check = jsonschema.Draft202012Validator.VALIDATORS[keyword]
+
+    def validate(validator, bound, instance, schema):
+        if isinstance(instance, str):
+            try:
+                instance = int(instance)
+            except ValueError:
+                try:
+                    instance = float(instance)
+                except ValueError:
+                    return
+        yield from check(validator, bound, instance, schema) or ()
+    return validate
+
+
+_Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {
+    "minimum": _number_in_string("minimum"), "maximum": _number_in_string("maximum")})
+
+
 class BodySchema:
     """A request body schema, compiled once; `validate` raises Nova's 400."""
 
     def __init__(self, schema: dict) -> None:
         self.schema = schema
-        self._validator = jsonschema.Draft202012Validator(schema, format_checker=_checker)
+        self._validator = _Validator(schema, format_checker=_checker)
 
     def validate(self, body: Any) -> None:
         error = jsonschema.exceptions.best_match(self._validator.iter_errors(body))
@@ -163,7 +185,7 @@ class QuerySchema:
         if patterns:
             schema["patternProperties"] = {k: {"type": "array", "items": v}
                                            for k, v in patterns.items()}
-        self._validator = jsonschema.Draft202012Validator(schema, format_checker=_checker)
+        self._validator = _Validator(schema, format_checker=_checker)
 
     def validate(self, query: Any) -> None:
         """`query`: a multidict (aiohttp's request.query)."""

@@ -43,9 +43,9 @@ async def test_scheduler_hints_show_as_lists_from_2_100(site):
     server_id = (await site.compute("POST", "/servers", version="2.104", json={
         "server": {"name": "hinted", "imageRef": site.image_id("cirros"),
                    "flavorRef": site.flavor_id("m1.tiny"), "networks": "none"},
-        "os:scheduler_hints": {"group": "g1", "different_host": ["a", "b"]}})).body["server"]["id"]
+        "os:scheduler_hints": {"custom": "g1", "different_cell": ["a", "b"]}})).body["server"]["id"]
     show = (await site.compute("GET", f"/servers/{server_id}", version="2.100")).body["server"]
-    assert show["scheduler_hints"] == {"group": ["g1"], "different_host": ["a", "b"]}
+    assert show["scheduler_hints"] == {"custom": ["g1"], "different_cell": ["a", "b"]}
     plain = await _server(site, name="plain")
     assert plain["scheduler_hints"] == {}
     older = await site.compute("GET", f"/servers/{server_id}", version="2.99")

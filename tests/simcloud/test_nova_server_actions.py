@@ -84,9 +84,9 @@ async def test_unknown_and_malformed_actions(site):
     missing = await _act(site, "0b6b2d8a-1111-4b2a-9a51-6c3e6e2a1f00", {"pause": None})
     assert missing.status == 404
     # an action Nova has and simcloud does not simulate: the server is looked up first
-    shelve_missing = await _act(site, "0b6b2d8a-1111-4b2a-9a51-6c3e6e2a1f00", {"shelve": None})
-    assert shelve_missing.status == 404
-    assert (await _act(site, server_id, {"shelve": None})).status == 400
+    rescue_missing = await _act(site, "0b6b2d8a-1111-4b2a-9a51-6c3e6e2a1f00", {"rescue": None})
+    assert rescue_missing.status == 404
+    assert (await _act(site, server_id, {"rescue": None})).status == 400
     unknown_missing = await _act(site, "0b6b2d8a-1111-4b2a-9a51-6c3e6e2a1f00", {"levitate": None})
     assert unknown_missing.status == 400
 
@@ -205,10 +205,21 @@ async def test_create_image_makes_a_private_snapshot(site):
     image = await site.call("GET", f"/image/v2/images/{image_id}")
     assert (image.body["status"], image.body["visibility"], image.body["owner"]) == (
         "active", "private", "p-one")
+    assert {k: image.body[k] for k in ("instance_uuid", "image_type", "base_image_ref",
+                                       "user_id", "owner_user_name", "owner_project_name")} == {
+        "instance_uuid": server_id, "image_type": "snapshot",
+        "base_image_ref": site.image_id("cirros"), "user_id": "u-alice",
+        "owner_user_name": "alice", "owner_project_name": "p-one"}
+    assert (image.body["disk_format"], image.body["container_format"]) == ("qcow2", "bare")
     hidden = await site.call("GET", f"/image/v2/images/{image_id}", as_="carol")
     assert hidden.status == 404
     old = await _act(site, server_id, {"createImage": {"name": "snap2"}}, version="2.44")
-    assert old.status == 202 and "/image/images/" in old.headers["Location"]
+    assert old.status == 202 and old.body is None
+    location = old.headers["Location"]
+    assert location.startswith(str(site.client.make_url("/compute/v2.1/images/")))
+    queued = await site.call("GET", "/image/v2/images/" + location.rsplit("/", 1)[1])
+    assert (queued.body["name"], queued.body["status"], queued.body["disk_format"]) == (
+        "snap2", "queued", None)
 
 
 async def test_reset_state_is_for_admins(site):
