@@ -78,6 +78,23 @@ def test_hostname_is_an_fqdn_from_2_94(demo, cloud, sites):
     cloud.compute.delete(f"/servers/{server_id}")
 
 
+def test_an_image_needing_a_bigger_flavor_is_refused_as_the_site_refuses(demo, cloud, sites):
+    """Nova checks an image's min_ram and min_disk against the flavor (what
+    Tempest's test_boot_with_low_ram wants, after uploading such an image):
+    the site's check, relayed."""
+    tiny = cloud.compute.find_flavor(demo.tiny, ignore_missing=False)
+    image = next((i for i in cloud.image.images() if i.status == "active" and
+                  ((i.min_ram or 0) > tiny.ram or (i.min_disk or 0) > tiny.disk)), None)
+    if image is None:
+        pytest.skip(f"no image needs more than flavor {demo.tiny}")
+    top = post_server(demo, cloud, imageRef=image.id)
+    zone = demo.zones[0]
+    site_image = next(i.id for i in sites[zone].image.images() if i.name == image.name)
+    straight = post_server(demo, sites[zone], imageRef=site_image)
+    assert top.status_code == straight.status_code == 400, (top.text, straight.text)
+    assert top.json() == straight.json()
+
+
 @pytest.fixture(scope="module")
 def server(demo, cloud):
     server = boot(demo, cloud, zone=demo.zones[0])
