@@ -7,8 +7,10 @@ top id. A test skips, saying so, where the site itself does not serve the
 action (simcloud has not all of Nova's actions)."""
 from __future__ import annotations
 
+import contextlib
 import uuid
 
+import openstack
 import pytest
 
 from tests.functional.helpers import boot, bottom_copy, wait_for, wait_status
@@ -120,7 +122,10 @@ def test_backups_are_top_images(demo, cloud, sites, server):
         assert (image["id"], image["name"], image["image_type"]) == (image_id, name, "backup")
         assert image["instance_uuid"] == server.id, "the property names the top server"
         listed = cloud.image.get(f"/images?instance_uuid={server.id}").json()["images"]
-        assert [i["id"] for i in listed] == [image_id]
+        straight = sites[zone].image.get(f"/images?instance_uuid={bottom.id}").json()["images"]
+        assert image_id in [i["id"] for i in listed]
+        assert sorted(i["name"] for i in listed) == sorted(i["name"] for i in straight), \
+            "the filter names the server as its site knows it"
         wait_for(lambda: cloud.compute.get_server(server.id).task_state is None, 60)
         older = act(cloud, server.id, {"createBackup": {**body["createBackup"], "name": name + "-2"}}, "2.1")
         assert older.status_code == 202 and older.content == b""
@@ -129,10 +134,10 @@ def test_backups_are_top_images(demo, cloud, sites, server):
         second = location.rsplit("/", 1)[-1]
         assert cloud.image.get(f"/images/{second}").json()["name"] == name + "-2"
     finally:
-        for image in sites[zone].image.images(name=name):
-            sites[zone].image.delete_image(image, ignore_missing=True)
-        for image in sites[zone].image.images(name=name + "-2"):
-            sites[zone].image.delete_image(image, ignore_missing=True)
+        for image in [*sites[zone].image.images(name=name), *sites[zone].image.images(name=name + "-2")]:
+            # best effort: simcloud's Glance is read-only (405), real Glance deletes
+            with contextlib.suppress(openstack.exceptions.HttpException):
+                sites[zone].image.delete_image(image, ignore_missing=True)
 
 
 def test_restore_and_force_delete(demo, cloud, sites, server):
