@@ -17,6 +17,12 @@ _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not 
 _SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id",
               "created_at", "updated_at")
 _VISIBILITIES = ("community", "public", "private", "shared", "all")
+# the list's own parameters; any other names an image property to match
+_LIST_PARAMS = frozenset({"limit", "marker", "sort", "sort_key", "sort_dir", "name", "status",
+                          "visibility", "owner", "disk_format", "container_format", "id", "tag",
+                          "protected", "os_hidden", "size_min", "size_max", "member_status",
+                          "created_at", "updated_at", "checksum", "os_hash_value",
+                          "changes-since"})
 _DEFAULT_LIMIT, _MAX_LIMIT = 25, 1000
 # As Glance lists them with multiple stores enabled and no image cache: in
 # its own order, the current one in the middle.
@@ -294,6 +300,9 @@ def _matches(image: Image, query, project_id: str | None, is_admin: bool) -> boo
         raise GlanceError(400, 'The "changes-since" filter is no longer available on v2.')
     for tag in query.getall("tag", []):
         if tag not in image.tags:
+            return False
+    for name, wanted in query.items():
+        if name not in _LIST_PARAMS and image.properties.get(name) != wanted:
             return False
     for bound, compare in (("size_min", lambda a, b: a >= b), ("size_max", lambda a, b: a <= b)):
         if bound in query:

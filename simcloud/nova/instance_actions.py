@@ -30,7 +30,11 @@ _EVENTS = {"create": ("compute__do_build_and_run_instance",),
            "createImage": ("compute_snapshot_instance",),
            "pause": ("compute_pause_instance",), "unpause": ("compute_unpause_instance",),
            "suspend": ("compute_suspend_instance",), "resume": ("compute_resume_instance",),
-           "lock": ("api_lock",), "unlock": ("api_unlock",)}
+           "lock": ("api_lock",), "unlock": ("api_unlock",),
+           "createBackup": ("compute_backup_instance",),
+           "shelve": ("compute_shelve_instance",),
+           "shelveOffload": ("compute_shelve_offload_instance",),
+           "unshelve": ("get_image_info", "schedule_instances", "compute_unshelve_instance")}
 
 
 def _create_action(server: Server) -> Action:

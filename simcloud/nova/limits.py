@@ -37,9 +37,10 @@ class LimitsResource:
         }
         v = context.version
         if v < (2, 36):
-            absolute.update({"maxSecurityGroupRules": -1, "maxSecurityGroups": -1,
-                             "maxTotalFloatingIps": -1, "totalSecurityGroupsUsed": 0,
-                             "totalFloatingIpsUsed": 0})
+            absolute.update({"maxSecurityGroupRules": limits["security_group_rules"],
+                             "maxSecurityGroups": limits["security_groups"],
+                             "maxTotalFloatingIps": limits["floating_ips"],
+                             "totalSecurityGroupsUsed": 0, "totalFloatingIpsUsed": 0})
         if v < (2, 39):
             absolute["maxImageMeta"] = limits["metadata_items"]
         if v < (2, 57):

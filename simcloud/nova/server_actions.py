@@ -24,7 +24,7 @@ from simcloud.nova.app import respond
 from simcloud.nova.console_output import ConsoleOutputActions
 from simcloud.nova.context import ComputeContext, ctx
 from simcloud.nova.deferred_delete import DeferredDeleteActions
-from simcloud.nova.errors import bad_request, policy_forbidden
+from simcloud.nova.errors import bad_request, conflict, policy_forbidden
 from simcloud.nova.flavor_access import usable_flavor
 from simcloud.nova.model import Server
 from simcloud.nova.server_create import (check_image_fits, generate_password, id_from_href,
@@ -154,6 +154,8 @@ class ServerActions:
                      record_as: str, allowed: tuple[str, ...], task: str, vm_state: str,
                      power_state: int) -> web.Response:
         check_lock(context, server)
+        if action in ("stop", "start") and server.host is None:
+            raise conflict(f"Instance {server.id} is not ready")
         require(server, action, allowed)
         lifecycle.power(server, self.store.clock(), self.timing, task, vm_state, power_state)
         return self._accepted(context, server, record_as)

@@ -152,6 +152,9 @@ class ServerGroupsResource:
             server = self.store.get_any(member)
             if server is not None:
                 server.group_id = None
+                if server.scheduler_hints and "group" in server.scheduler_hints:
+                    server.scheduler_hints = {k: v for k, v in server.scheduler_hints.items()
+                                              if k != "group"} or None
         return web.Response(status=204)
 
     async def create(self, request: web.Request) -> web.Response:

@@ -135,7 +135,8 @@ def full(ctx: ComputeContext, server: Server, *, mode: str = "show",
                 "OS-EXT-SRV-ATTR:launch_index": server.launch_index,
                 "OS-EXT-SRV-ATTR:ramdisk_id": "",
                 "OS-EXT-SRV-ATTR:reservation_id": server.reservation_id,
-                "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda" if server.host else None,
+                "OS-EXT-SRV-ATTR:root_device_name": (
+                    "/dev/vda" if server.host or server.built_at else None),
             })
             if mode != "rebuild":
                 view["OS-EXT-SRV-ATTR:user_data"] = server.user_data

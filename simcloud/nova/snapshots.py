@@ -70,6 +70,12 @@ def make_image(images: ImageStore, context: ComputeContext, server: Server, name
         properties=properties, size=base.size or 0 if base else 0, ready_in=ready_in)
 
 
+def empty_202(headers: dict[str, str]) -> web.Response:
+    """Before 2.45 Nova answers with a bare webob response: webob's HTML type."""
+    return web.Response(status=202, headers={**headers,
+                                             "Content-Type": "text/html; charset=UTF-8"})
+
+
 def image_location(context: ComputeContext, image_id: str) -> str:
     """Nova's Location of an image it made: under its own API's URL."""
     return f"{context.base}/images/{image_id}"
@@ -95,7 +101,7 @@ class SnapshotActions:
         record(context, server, "createImage", now)
         if context.version >= (2, 45):
             return respond({"image_id": image.id}, 202)
-        return web.Response(status=202, headers={"Location": image_location(context, image.id)})
+        return empty_202({"Location": image_location(context, image.id)})
 
     async def create_backup(self, request, context, server, body, args) -> web.Response:
         _CREATE_BACKUP.validate(body)
@@ -120,8 +126,7 @@ class SnapshotActions:
                           lambda: self._rotate(server.id, backup_type, rotation))
         if context.version >= (2, 45):
             return respond({"image_id": image.id}, 202)
-        headers = {"Location": image_location(context, image.id)} if rotation > 0 else None
-        return web.Response(status=202, headers=headers)
+        return empty_202({"Location": image_location(context, image.id)} if rotation > 0 else {})
 
     def _rotate(self, server_id: str, backup_type: str, rotation: int) -> None:
         backups = [i for i in self.images.images.values()

@@ -158,7 +158,7 @@ class BodySchema:
         self._validator = _Validator(schema, format_checker=_checker)
 
     def validate(self, body: Any) -> None:
-        error = jsonschema.exceptions.best_match(self._validator.iter_errors(body))
+        error = next(self._validator.iter_errors(body), None)     # Nova reports the first
         if error is None:
             return
         if isinstance(error.cause, InvalidName):
@@ -190,7 +190,7 @@ class QuerySchema:
     def validate(self, query: Any) -> None:
         """`query`: a multidict (aiohttp's request.query)."""
         values = {key: query.getall(key) for key in query.keys()}
-        error = jsonschema.exceptions.best_match(self._validator.iter_errors(values))
+        error = next(self._validator.iter_errors(values), None)
         if error is None:
             return
         if error.path:

@@ -26,6 +26,13 @@ class Accepted:
 ACCEPTED: tuple[Accepted, ...] = (
     Accepted("[F1]", "servers.*", "body.*OS-EXT-SRV-ATTR:root_device_name", "value"),
     Accepted("[F2]", "servers.show.paused@*", "body.server.OS-EXT-STS:power_state", "value"),
+    Accepted("[F3]", "actions.console-output*", "body.output", "value"),
+    Accepted("[F4]", "images.list.backups", "body.images*.status", "value"),
+    Accepted("[F4]", "images.list.backups", "body.images*.size", "type"),
+    Accepted("[F4]", "images.list.backups", "body.images*.checksum", "type"),
+    Accepted("[F4]", "images.list.backups", "body.images*.os_hash_algo", "type"),
+    Accepted("[F4]", "images.list.backups", "body.images*.os_hash_value", "type"),
+    Accepted("[F4]", "images.list.backups", "body.images*.stores", "only-sim"),
 )
 
 

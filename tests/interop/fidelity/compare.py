@@ -27,7 +27,13 @@ VOLATILE = frozenset({
     "reservation_id", "addr", "OS-EXT-IPS-MAC:mac_addr", "adminPass", "private_key",
     "checksum", "os_hash_value", "OS-EXT-SRV-ATTR:host",
     "OS-EXT-SRV-ATTR:hypervisor_hostname",
+    # the roles of the server's creator, in the order its Keystone lists
+    # them in a token (its database's order)
+    "boot_roles",
 })
+# Lists whose order Nova does not define (a server group's members come
+# from one query per cell, in whatever order the cells are visited).
+UNORDERED = frozenset({"members"})
 # The same, only in some objects, told by their (normalised) id or name:
 # a key pair's database id; the key pair each site generates; the servers
 # made together (labelled in the order the site lists them, so which one got
@@ -42,6 +48,8 @@ _REQUEST_ID = re.compile(r"req-" + UUID)
 _UUID = re.compile(UUID)
 _TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
 _ENUM = re.compile(r"is not one of \[([^]]*)\]")
+# Nova names a flavor by its database id in its access-list errors
+_FLAVOR_DB_ID = re.compile(r"(Flavor access (?:already exists for flavor|not found for)) \d+\b")
 # Steps whose message lists a JSON Schema enum that Nova builds from a Python
 # set: its order changes with every nova-api process, so only the set counts.
 UNORDERED_ENUM_STEPS = frozenset({"servers.list.bad-sort-key@top"})
@@ -96,6 +104,7 @@ class Normalizer:
         value = value.replace(self.prefix, "P")
         value = _REQUEST_ID.sub("<request-id>", value)
         value = _UUID.sub("<uuid>", value)
+        value = _FLAVOR_DB_ID.sub(r"\1 <flavor-db-id>", value)
         return _TIME.sub(_time_shape, value)
 
     def labelled(self, value: Any) -> bool:
@@ -228,8 +237,12 @@ class Comparison:
         return _short(self._norm_any(value, norm))
 
     def _list(self, step: str, where: str, a: list, b: list) -> Iterator[Difference]:
-        if where.rsplit(".", 1)[-1] in SHARED_COLLECTIONS:
+        name = where.rsplit(".", 1)[-1]
+        if name in SHARED_COLLECTIONS:
             a, b = _own(self.real, a), _own(self.sim, b)
+        if name in UNORDERED and all(isinstance(e, str) for e in a + b):
+            a = sorted(a, key=self.real.text)
+            b = sorted(b, key=self.sim.text)
         ids_a = [_identity(e) for e in a]
         ids_b = [_identity(e) for e in b]
         if a and b and all(i is not None for i in ids_a + ids_b):
