@@ -171,7 +171,7 @@ class Server:
                 self.deleted = True
                 self.deleted_at = due
                 vanished = True
-            elif vm_state == states.SHELVED_OFFLOADED and self.host is not None:
+            elif vm_state == states.SHELVED_OFFLOADED and self.vm_state != vm_state:
                 # off its host: back to the zone it asked for, if any
                 self.host, self.availability_zone = None, self.pinned_az
             self.vm_state, self.task_state, self.power_state = vm_state, task_state, power_state

@@ -98,10 +98,14 @@ class SiteHarness:
         await self.client.close()
 
 
+KNOWN_PROJECTS = {"p-one", "p-two", "p-admin"}
+
+
 async def start_site(**config: Any) -> SiteHarness:
+    """A site whose Keystone knows the projects of `TOKENS`."""
     clock = FakeClock()
     cfg = SiteConfig(name=config.pop("name", "site1"), region="site1", **config)
-    site = Site(cfg, TOKENS.get, clock=clock)
+    site = Site(cfg, TOKENS.get, clock=clock, project_exists=KNOWN_PROJECTS.__contains__)
     client = TestClient(TestServer(site.app(), host="127.0.0.1"))
     await client.start_server()
     return SiteHarness(client, site, clock)

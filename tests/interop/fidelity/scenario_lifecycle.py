@@ -95,6 +95,7 @@ class LifecycleAreas:
         self.action("unshelve", "B", {"unshelve": {"availability_zone": zone}}, v="2.77")
         self.wait("B", "ACTIVE")
         self.get("servers.show.unshelved", f"/servers/{B}", v="top")
+        self.get("servers.show.unshelved.admin", f"/servers/{B}", v="top", who="admin")
         self.action("unshelve.wrong-state", "B", {"unshelve": None})
         self.action("shelve.locked", "B", {"lock": None})
         self.action("shelve.while-locked", "B", {"shelve": None})
