@@ -95,6 +95,15 @@ def test_an_image_needing_a_bigger_flavor_is_refused_as_the_site_refuses(demo, c
     assert top.json() == straight.json()
 
 
+@pytest.mark.parametrize("query", ["changes-since=2011/01/01", "changes-before=yesterday"])
+def test_a_list_filter_every_site_refuses_is_their_400(cloud, sites, query):
+    """The sites' 400 for a malformed filter is the answer, not an empty list."""
+    top = cloud.compute.get(f"/servers?{query}", microversion="2.66")
+    straight = next(iter(sites.values())).compute.get(f"/servers?{query}", microversion="2.66")
+    assert top.status_code == straight.status_code == 400, (top.text, straight.text)
+    assert top.json() == straight.json()
+
+
 @pytest.fixture(scope="module")
 def server(demo, cloud):
     server = boot(demo, cloud, zone=demo.zones[0])

@@ -159,6 +159,9 @@ async def _list(request: web.Request, *, detail: bool) -> web.Response:
         return pager, first
 
     results = await patterns.fan_out(rt, reachable, first_rows) if limit else []
+    refused = next((r.error for r in results if isinstance(r.error, errors.SiteError) and r.error.status == 400), None)
+    if refused is not None:
+        raise refused   # the filters themselves are wrong (Nova's 400): no site can answer them
     streams, positions = [], []
     for result in results:
         if not result.ok:
