@@ -125,7 +125,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("run", "report", "failures", "-h", "--help"):
         argv = ["run"] + argv
     args = p.parse_args(argv)
-    args.command = "bash scripts/conformance" + (" " + shlex.join(argv[1:]) if argv[1:] else "")
+    args.command = "bash scripts/conformance " + shlex.join(argv)
     return {"run": cmd_run, "report": cmd_report, "failures": cmd_failures}[args.cmd](args)
 
 

@@ -82,7 +82,7 @@ def render(runs: dict, command: str, work: pathlib.Path) -> str:
     nova = sorted({r["endpoint"].get("nova") for r in present if r["endpoint"].get("nova")})
     out = ["# Conformance: Tempest through the cascade", "",
            f"Written by `bash scripts/conformance` (this time: `{command}`; set-ups not run",
-           "keep their last results). Do not edit by hand: reasons for differences live in",
+           "keep their last results, whose dates are below). Do not edit by hand: reasons for differences live in",
            "`tools/conformance/explained.yaml`. Tempest's API tests as selected by the shared",
            "harness's `tests.txt` (core tier), with dynamic credentials (a project and users per",
            "test class, created in Keystone while the cascade runs), `CONCURRENCY=2`, and the",
