@@ -58,6 +58,23 @@ class Admin:
             flavor = self.call("POST", self.endpoint("compute", region) + "/flavors", json=body)["flavor"]
         return flavor["id"]
 
+    def sweep_orphans(self, since: str, region: str | None = None) -> list[str]:
+        """Delete Tempest's servers (named tempest-*) made since SINCE (ISO
+        time) whose project no longer exists: a test that failed between the
+        create and its clean-up registration leaves them behind once its
+        dynamic project is gone. Returns their names."""
+        url = self.endpoint("compute", region) + "/servers/detail"
+        servers = [s for s in self.call("GET", url, params={"all_tenants": "1", "name": "^tempest-"})["servers"]
+                   if s["created"] >= since]
+        keystone = self.auth_url.rstrip("/")
+        gone = []
+        for server in servers:
+            project = self.session.get(f"{keystone}/projects/{server['tenant_id']}", raise_exc=False)
+            if project.status_code == 404:
+                self.session.delete(self.endpoint("compute", region) + f"/servers/{server['id']}", raise_exc=False)
+                gone.append(server["name"])
+        return gone
+
     # ------------------------------------------------------------- images
     def images_by_name(self, name: str, region: str | None = None) -> list[dict]:
         url = self.endpoint("image", region) + "/v2/images"

@@ -175,5 +175,7 @@ set-ups that clean-up fails (the tearDownClass errors above) and the test
 projects stay in simcloud's throw-away Keystone. Per-test results (test id: pass, fail or skip; a
 class's setUpClass result counts for each of its tests, as in the harness's
 `summarize.py`) are kept as `SETUP-SERVICE.json` beside the workspaces, and the
-lists above are computed from them.
+lists above are computed from them. After each realstack set-up, servers named
+`tempest-*` made during the run whose project is gone (a test that failed
+between the create and registering its clean-up) are deleted.
 """

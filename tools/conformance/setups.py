@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import json
 import os
 import pathlib
@@ -188,16 +189,32 @@ def _images(admin: Admin, names: dict) -> dict:
     return out
 
 
+def _sweep(regions: list[str], since: str) -> None:
+    for region in regions:
+        gone = Admin(REALSTACK_KEYSTONE, region).sweep_orphans(since)
+        if gone:
+            print(f"conformance: deleted {len(gone)} servers Tempest left in {region}: {', '.join(gone)}", flush=True)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @contextlib.contextmanager
 def real(state: pathlib.Path):
     clouds = realstack_clouds()
-    _real_images(_realstack_regions(clouds))
+    regions = _realstack_regions(clouds)
+    _real_images(regions)
     admin = Admin(REALSTACK_KEYSTONE, "RegionOne")
-    yield Endpoint("real", REALSTACK_KEYSTONE, "RegionOne", _images(admin, {k: v[0] for k, v in IMAGES.items()}),
-                   _flavors(admin, REAL_FLAVOR), admin.compute_versions(), ("compute", "image"),
-                   build_timeout=300,
-                   notes={"nova": package_version("/opt/realstack/venvs/nova", "nova"),
-                          "glance": package_version("/opt/realstack/venvs/glance", "glance")})
+    since = _now()
+    try:
+        yield Endpoint("real", REALSTACK_KEYSTONE, "RegionOne",
+                       _images(admin, {k: v[0] for k, v in IMAGES.items()}), _flavors(admin, REAL_FLAVOR),
+                       admin.compute_versions(), ("compute", "image"), build_timeout=300,
+                       notes={"nova": package_version("/opt/realstack/venvs/nova", "nova"),
+                              "glance": package_version("/opt/realstack/venvs/glance", "glance")})
+    finally:
+        _sweep(regions, since)
 
 
 def _demo_supports(option: str) -> bool:
@@ -217,6 +234,7 @@ def cascade_real(state: pathlib.Path):
                     "--port", str(port), "--region-name", CASCADE_REAL_REGION], state.parent / f"{state.name}.log",
                    timeout=300)
     admin = Admin(REALSTACK_KEYSTONE, CASCADE_REAL_REGION)
+    since = _now()
     try:
         yield Endpoint("cascade-real", REALSTACK_KEYSTONE, CASCADE_REAL_REGION,
                        _images(admin, {k: v[0] for k, v in IMAGES.items()}), _flavors(admin, CASCADE_FLAVOR),
@@ -230,6 +248,7 @@ def cascade_real(state: pathlib.Path):
     finally:
         demo.stop()
         admin.drop_region(CASCADE_REAL_REGION)
+        _sweep(regions, since)
 
 
 def _simulated(setup: str, keystone: str, region: str, notes: dict) -> Endpoint:
