@@ -54,7 +54,7 @@ class SitesSection:
 @dataclasses.dataclass(frozen=True)
 class ComputeSection:
     max_limit: int = _opt(1000, "largest page a list answers, as Nova's [api]max_limit")
-    max_microversion: str = _opt("2.96", "highest compute microversion the cascade serves")
+    max_microversion: str = _opt("2.104", "highest compute microversion the cascade serves")
 
 
 @dataclasses.dataclass(frozen=True)

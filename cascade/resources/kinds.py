@@ -53,6 +53,7 @@ SERVER = Kind(
         "flavor.id": "flavor",
         "os-extended-volumes:volumes_attached[].id": "volume",
         "server_groups[]": "server_group",
+        "scheduler_hints.group[]": "server_group",   # 2.100: the hints as the site was given them
     },
     links={"links": "server", "image.links": "image", "flavor.links": "flavor"},
     filter_ids={"image": "image", "flavor": "flavor"},

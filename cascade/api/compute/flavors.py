@@ -84,8 +84,9 @@ def view(ctx: RequestContext, flavor: Flavor, *, detail: bool = True) -> dict:
         return body
     swap = flavor.swap if flavor.swap or at_least(ctx.microversion, "2.75") else ""
     body.update({"ram": flavor.ram, "disk": flavor.disk, "vcpus": flavor.vcpus, "swap": swap,
-                 "OS-FLV-EXT-DATA:ephemeral": flavor.ephemeral, "OS-FLV-DISABLED:disabled": False,
-                 "rxtx_factor": flavor.rxtx_factor, "os-flavor-access:is_public": flavor.is_public})
+                 "OS-FLV-EXT-DATA:ephemeral": flavor.ephemeral, "os-flavor-access:is_public": flavor.is_public})
+    if not at_least(ctx.microversion, "2.102"):   # both gone from 2.102
+        body.update({"OS-FLV-DISABLED:disabled": False, "rxtx_factor": flavor.rxtx_factor})
     if at_least(ctx.microversion, "2.61"):
         body["extra_specs"] = dict(flavor.extra_specs)
     return body

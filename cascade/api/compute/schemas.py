@@ -117,6 +117,9 @@ def server_update_schema(version: str) -> dict:
         fields["description"] = _SERVER_FIELDS["description"][0]
     if v >= APIVersion("2.90"):
         fields["hostname"] = hostname_schema(v)
+    if v >= APIVersion("2.104"):
+        fields["pinned_availability_zone"] = {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 255},
+                                                        {"type": "null"}]}
     return {"type": "object", "properties": {"server": {"type": "object", "properties": fields,
                                                         "additionalProperties": False}},
             "required": ["server"], "additionalProperties": False}

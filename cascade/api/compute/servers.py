@@ -216,12 +216,32 @@ async def update(request: web.Request) -> web.Response:
     schemas.validate(body, schemas.server_update_schema(ctx.microversion))
     target = await patterns.locate(rt, ctx, SERVER, server_id, not_found=not_found(server_id))
     body = {"server": schemas.canonical_access_ips(body["server"])}
+    if isinstance(body["server"].get("pinned_availability_zone"), str):
+        body["server"]["pinned_availability_zone"] = await _pin_to_bottom(
+            rt, ctx, target, body["server"]["pinned_availability_zone"])
     response = await patterns.forward_routed(rt, ctx, target, "PUT", json=body)
     if "name" in body["server"]:
         row = await rt.servers.get(server_id)
         await rt.servers.upsert(dataclasses.replace(row, name=body["server"]["name"]))
     server = await rt.translator.to_top(SERVER, target.site, response.body["server"], base_url=ctx.base_url)
     return reply({"server": server})
+
+
+async def _pin_to_bottom(rt: Runtime, ctx: RequestContext, target: patterns.Target, zone: str) -> str:
+    """2.104: a server can be pinned only to the zone it is in, which in the
+    cascade is its site: that zone is given to the site as the site names its
+    own zone; any other is refused as Nova refuses it (409), in the cascade's
+    zone names (a cascade does not move servers between sites)."""
+    response = await patterns.forward_routed(rt, ctx, target, "GET")
+    bottom = response.body.get("server") or {}
+    own = target.site.availability_zone
+    if bottom.get("pinned_availability_zone") is not None and zone != own:
+        raise errors.Conflict("Cannot change pinned availability zone directly. "
+                              "Unpin first by setting pinned_availability_zone to null.")
+    if zone != own:
+        raise errors.Conflict(f"Server can only be pinned to its current availability zone '{own}', "
+                              f"but '{zone}' was requested.")
+    return bottom.get("OS-EXT-AZ:availability_zone") or zone
 
 
 async def delete(request: web.Request) -> web.Response:
