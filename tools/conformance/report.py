@@ -21,20 +21,23 @@ def explanations() -> dict[str, list[tuple[re.Pattern, str]]]:
     return {section: [(re.compile(k), v) for k, v in (entries or {}).items()] for section, entries in data.items()}
 
 
-def _reason(test_id: str, rules) -> str:
+def _reason(test_id: str, rules, detail: str = "") -> str:
+    """The first rule whose pattern is found in the test id or in the
+    run's failure or skip text for it."""
     for pattern, text in rules:
-        if pattern.search(test_id):
+        if pattern.search(test_id) or (detail and pattern.search(detail)):
             return text
     return "**not explained yet**"
 
 
-def _diff(runs: dict, service: str, good: str, bad: str) -> list[tuple[str, str]] | None:
-    """Tests that pass in GOOD and do not pass in BAD: [(id, status in BAD)],
-    or None when either run is missing."""
+def _diff(runs: dict, service: str, good: str, bad: str) -> list[tuple[str, str, str]] | None:
+    """Tests that pass in GOOD and do not pass in BAD: [(id, status in BAD,
+    its failure or skip text in BAD)], or None when either run is missing."""
     a, b = runs.get((good, service)), runs.get((bad, service))
     if not a or not b:
         return None
-    return [(t, b["tests"].get(t, "absent")) for t, s in a["tests"].items() if s == "pass" and b["tests"].get(t) != "pass"]
+    return [(t, b["tests"].get(t, "absent"), b["details"].get(t, ""))
+            for t, s in a["tests"].items() if s == "pass" and b["tests"].get(t) != "pass"]
 
 
 def _diff_section(out: list, title: str, intro: str, runs: dict, good: str, bad: str, rules) -> None:
@@ -49,9 +52,9 @@ def _diff_section(out: list, title: str, intro: str, runs: dict, good: str, bad:
             out.append(f"- {service}: none.")
             continue
         groups: dict[str, list[str]] = {}
-        for tid, status in diff:
+        for tid, status, detail in diff:
             name = ".".join(tid.split(".")[-2:]) + ("" if status == "fail" else f" ({status})")
-            groups.setdefault(_reason(tid, rules), []).append(f"`{name}`")
+            groups.setdefault(_reason(tid, rules, detail), []).append(f"`{name}`")
         out.append(f"- {service}: {len(diff)} tests")
         for reason, names in sorted(groups.items(), key=lambda g: -len(g[1])):
             out.append(f"  - {reason} ({len(names)}): " + ", ".join(names))
@@ -70,7 +73,7 @@ def _failures_section(out: list, title: str, runs: dict, setup: str, rules) -> N
         else:
             out.append(f"- {service}:")
             for tid in failed:
-                out.append(f"  - `{'.'.join(tid.split('.')[-2:])}`: {_reason(tid, rules)}")
+                out.append(f"  - `{'.'.join(tid.split('.')[-2:])}`: {_reason(tid, rules, r['details'].get(tid, ''))}")
     out.append("")
 
 
