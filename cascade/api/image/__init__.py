@@ -16,6 +16,7 @@ from cascade import errors
 from cascade.api import patterns
 from cascade.api.compute import dependencies
 from cascade.api.compute.common import context, reply, runtime_of
+from cascade.api.image import schemas
 from cascade.resources.kinds import IMAGE
 from cascade.sites.model import DOWN
 
@@ -118,4 +119,5 @@ def build_app() -> web.Application:
     app.router.add_get("/versions", versions)
     app.router.add_get("/v2/images", index)
     app.router.add_get("/v2/images/{image_id}", show)
+    schemas.add_routes(app.router, "/v2")
     return app
