@@ -1,6 +1,7 @@
 """What every server action shares: the handler's signature, Nova's state
 check (`check_instance_state`: vm_state, task_state, launched_at, each a 409
-worded as Nova words it) and the 202 that records the action."""
+worded as Nova words it), the instance action a request records and the 202
+that records it."""
 from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
@@ -9,8 +10,7 @@ from aiohttp import web
 
 from simcloud.nova.context import ComputeContext
 from simcloud.nova.errors import invalid_state
-from simcloud.nova.model import Server
-from simcloud.nova.servers import record
+from simcloud.nova.model import Action, Server
 
 # (request, context, server, the whole body, the action's argument) -> answer
 Handler = Callable[[web.Request, ComputeContext, Server, Any, Any], Awaitable[web.Response]]
@@ -25,6 +25,12 @@ def require(server: Server, action: str, vm_states: tuple[str, ...] | None,
         raise invalid_state(action, server.id, "task_state", server.task_state)
     if must_have_launched and server.launched_at is None:
         raise invalid_state(action, server.id, "launched_at", None)
+
+
+def record(context: ComputeContext, server: Server, action: str, now: float) -> None:
+    """An instance action, by the request's id, lasting as the operation it started."""
+    server.record(Action(action, context.request_id, context.user_id, context.project_id,
+                         now, server.finish_time))
 
 
 def accepted(context: ComputeContext, server: Server, action: str, now: float,

@@ -1,8 +1,10 @@
 """`/servers/{id}/os-instance-actions`: the record of what was asked of a
 server (create, reboot, stop, ...), newest first, each with the events Nova's
-services record for it (newest first too); 2.58 adds `updated_at`. Events
-show to admins, and from 2.51 to the owner without `traceback`; 2.62 adds
-`hostId` (and `host` for admins), 2.84 `details` for admins."""
+services record for it (newest first too); 2.58 adds `updated_at` and pages
+(`limit`, `marker` a request id, `changes-since` on `updated_at`; 2.66
+`changes-before`; a `next` link when a page is full). Events show to admins,
+and from 2.51 to the owner without `traceback`; 2.62 adds `hostId` (and
+`host` for admins), 2.84 `details` for admins."""
 from __future__ import annotations
 
 import hashlib
@@ -12,10 +14,21 @@ from aiohttp import web
 from simcloud.nova import validation as V
 from simcloud.nova.app import respond
 from simcloud.nova.context import ComputeContext, ctx
-from simcloud.nova.errors import instance_not_found, not_found
+from simcloud.nova.errors import bad_request, instance_not_found, not_found
+from simcloud.nova.server_list import MAX_LIMIT
 from simcloud.nova.model import Action, Server
 from simcloud.nova.store import ComputeStore
-from simcloud.nova.timefmt import microtime
+from simcloud.nova.timefmt import microtime, parse_iso
+
+_PAGING = {"limit": V.NON_NEGATIVE_INTEGER, "marker": {"type": "string"},
+           "changes-since": {"type": "string", "format": "date-time"}}
+_INDEX_QUERY = {
+    (2, 1): V.QuerySchema({}, strict=False),
+    (2, 58): V.QuerySchema(_PAGING, strict=True, single=True),
+    (2, 66): V.QuerySchema({**_PAGING, "changes-before": {"type": "string",
+                                                          "format": "date-time"}},
+                           strict=True, single=True),
+}
 
 # The events of each action, in the order the services record them.
 _EVENTS = {"create": ("compute__do_build_and_run_instance",),
@@ -81,9 +94,42 @@ class InstanceActionsResource:
         return context, server
 
     async def index(self, request: web.Request) -> web.Response:
+        context = ctx(request)
+        version = max(v for v in _INDEX_QUERY if v <= context.version)
+        _INDEX_QUERY[version].validate(request.query)
         context, server = self._server(request)
         actions = actions_of(server)
-        return respond({"instanceActions": [_view(context, server, a) for a in actions]})
+        if context.version < (2, 58):
+            return respond({"instanceActions": [_view(context, server, a) for a in actions]})
+        page, limit = self._page(request.query, actions)
+        body: dict = {"instanceActions": [_view(context, server, a) for a in page]}
+        if limit and len(page) == limit:
+            body["links"] = context.next_link(request, f"servers/{server.id}/os-instance-actions",
+                                              page[-1].request_id)
+        return respond(body)
+
+    @staticmethod
+    def _page(query, everything: list[Action]) -> tuple[list[Action], int]:
+        """Nova's paging of a server's actions (newest first): filters on
+        `updated_at` at whole seconds, then the marker, then the limit."""
+        actions = everything
+        since = parse_iso(query["changes-since"]) if "changes-since" in query else None
+        before = parse_iso(query["changes-before"]) if "changes-before" in query else None
+        if since is not None and before is not None and before < since:
+            raise bad_request("The value of changes-since must be less than or equal to "
+                              "changes-before.")
+        if since is not None:
+            actions = [a for a in actions if int(a.finish_time) >= since]
+        if before is not None:
+            actions = [a for a in actions if int(a.finish_time) <= before]
+        if "marker" in query:       # any of the server's actions, filtered or not
+            marker = next((a for a in everything if a.request_id == query["marker"]), None)
+            if marker is None:
+                raise bad_request("Marker None could not be found.")   # sic: Nova's message
+            after = everything.index(marker)
+            actions = [a for a in actions if everything.index(a) > after]
+        limit = min(int(query.get("limit", MAX_LIMIT)), MAX_LIMIT)
+        return actions[:limit], limit
 
     async def show(self, request: web.Request) -> web.Response:
         V.no_query(ctx(request).version, request.query)

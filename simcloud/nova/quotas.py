@@ -37,10 +37,12 @@ UNLIMITED = -1
 @dataclasses.dataclass
 class Quotas:
     """The configured defaults (Nova's `[quota]`). Nova's own are 10
-    instances, 20 cores and 51200 MB; a simulator for scale runs is generous."""
+    instances, 20 cores and 51200 MB; a simulator for scale runs is generous,
+    yet below the largest limit the API takes (2**31 - 1), so that clients
+    may still set a little more than the default."""
     instances: int = 1_000_000
     cores: int = 10_000_000
-    ram: int = 10_000_000_000
+    ram: int = 2_000_000_000
     key_pairs: int = 1000
     metadata_items: int = 128
     server_groups: int = 1000

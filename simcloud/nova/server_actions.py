@@ -19,7 +19,7 @@ from simcloud.glance.store import ImageStore
 from simcloud.nova import lifecycle, quotas, server_views
 from simcloud.nova import states as S
 from simcloud.nova import validation as V
-from simcloud.nova.action_checks import Handler, require
+from simcloud.nova.action_checks import Handler, record, require
 from simcloud.nova.app import respond
 from simcloud.nova.console_output import ConsoleOutputActions
 from simcloud.nova.context import ComputeContext, ctx
@@ -29,7 +29,8 @@ from simcloud.nova.flavor_access import usable_flavor
 from simcloud.nova.model import Server
 from simcloud.nova.server_create import (check_image_fits, generate_password, id_from_href,
                                          image_props_of)
-from simcloud.nova.servers import check_lock, find_server, record
+from simcloud.nova.security_groups import SecurityGroupActions
+from simcloud.nova.servers import check_lock, find_server
 from simcloud.nova.shelve import ShelveActions
 from simcloud.nova.snapshots import SnapshotActions
 from simcloud.nova.store import ComputeStore
@@ -113,7 +114,8 @@ class ServerActions:
             "os-resetState": self.reset_state, "injectNetworkInfo": self.inject_network_info,
         }
         for more in (SnapshotActions(store, images, timing), ShelveActions(store, images, timing),
-                     ConsoleOutputActions(store), DeferredDeleteActions(store, images, timing)):
+                     ConsoleOutputActions(store), DeferredDeleteActions(store, images, timing),
+                     SecurityGroupActions()):
             self.handlers.update(more.handlers())
 
     def routes(self) -> list[web.RouteDef]:

@@ -20,6 +20,7 @@ from simcloud.nova.context import ComputeContext
 from simcloud.nova.errors import bad_request, policy_forbidden
 from simcloud.nova.flavor_access import usable_flavor
 from simcloud.nova.model import AUTO_NICS, Flavor, Server
+from simcloud.nova.security_groups import check_requested
 from simcloud.nova.server_groups import fits_policy, group_of_hint
 from simcloud.nova.store import ComputeStore
 
@@ -179,6 +180,9 @@ class ServerCreator:
         image_id = self._image(ctx, spec)
         nics = self._networks(spec)
         flavor = self._flavor(ctx, spec)
+        security_group_names = [sg["name"] for sg in spec.get("security_groups", [])
+                                if sg.get("name")]
+        check_requested(security_group_names)
         if image_id:
             check_image_fits(self.images.get(image_id), flavor)
         key_name = spec.get("key_name")
@@ -195,8 +199,7 @@ class ServerCreator:
                                        count)
         password = spec.get("adminPass") or generate_password()
         reservation_id = "r-" + secrets.token_hex(4)
-        security_groups = tuple(sorted({sg["name"] for sg in spec.get("security_groups", [])
-                                        if sg.get("name")})) or None
+        security_groups = tuple(sorted(set(security_group_names))) or None
         volumes = tuple(b["uuid"] for b in spec.get("block_device_mapping_v2", [])
                         if b.get("source_type") == "volume" and b.get("uuid")) or None
         image = self.images.get(image_id) if image_id else None

@@ -111,9 +111,9 @@ def full(ctx: ComputeContext, server: Server, *, mode: str = "show",
         view["config_drive"] = "True" if server.config_drive else ""
         view["OS-SRV-USG:launched_at"] = microtime(server.launched_at)
         view["OS-SRV-USG:terminated_at"] = microtime(server.deleted_at)
-        if server.nics and not server.deleted:   # a deleted server's ports are gone
-            view["security_groups"] = [
-                {"name": name} for name in (server.security_groups or ("default",))]
+        groups = server.security_groups if server.security_groups is not None else ("default",)
+        if server.nics and groups and not server.deleted:   # no ports (or no groups): no key
+            view["security_groups"] = [{"name": name} for name in groups]
         view["OS-EXT-STS:task_state"] = server.task_state
         view["OS-EXT-STS:vm_state"] = server.vm_state
         view["OS-EXT-STS:power_state"] = server.power_state

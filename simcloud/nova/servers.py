@@ -15,7 +15,8 @@ from simcloud.nova import validation as V
 from simcloud.nova.app import respond
 from simcloud.nova.context import ComputeContext, ctx
 from simcloud.nova.errors import conflict, instance_not_found, locked
-from simcloud.nova.model import Action, Server
+from simcloud.nova.action_checks import record
+from simcloud.nova.model import Server
 from simcloud.nova.server_create import ServerCreator
 from simcloud.nova.server_list import ServerQuery
 from simcloud.nova.store import ComputeStore
@@ -31,11 +32,6 @@ def find_server(store: ComputeStore, context: ComputeContext, server_id: str) ->
 def check_lock(context: ComputeContext, server: Server) -> None:
     if server.locked and not context.is_admin:
         raise locked(server.id)
-
-
-def record(context: ComputeContext, server: Server, action: str, now: float) -> None:
-    server.record(Action(action, context.request_id, context.user_id, context.project_id,
-                         now, server.finish_time))
 
 
 @functools.lru_cache(maxsize=None)

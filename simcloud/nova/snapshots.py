@@ -18,12 +18,11 @@ from simcloud.glance.store import Image, ImageStore
 from simcloud.nova import lifecycle, quotas
 from simcloud.nova import states as S
 from simcloud.nova import validation as V
-from simcloud.nova.action_checks import Handler, require
+from simcloud.nova.action_checks import Handler, record, require
 from simcloud.nova.app import respond
 from simcloud.nova.context import ComputeContext
 from simcloud.nova.errors import NovaError, bad_request, forbidden
 from simcloud.nova.model import Server
-from simcloud.nova.servers import record
 from simcloud.nova.store import ComputeStore
 
 _CREATE_IMAGE = V.BodySchema({"type": "object", "properties": {"createImage": {

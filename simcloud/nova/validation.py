@@ -175,11 +175,13 @@ class QuerySchema:
     `strict` (2.75 on) refuses parameters it does not know."""
 
     def __init__(self, properties: dict[str, dict], *, strict: bool,
-                 patterns: dict[str, dict] | None = None) -> None:
+                 patterns: dict[str, dict] | None = None, single: bool = False) -> None:
         """`patterns`: patternProperties (Nova lets `^_` names through the
-        schema of server lists to refuse them later)."""
+        schema of server lists to refuse them later); `single`: each
+        parameter given at most once."""
+        most = {"maxItems": 1} if single else {}
         schema: dict = {"type": "object",
-                        "properties": {k: {"type": "array", "items": v}
+                        "properties": {k: {"type": "array", "items": v, **most}
                                        for k, v in properties.items()},
                         "additionalProperties": not strict}
         if patterns:

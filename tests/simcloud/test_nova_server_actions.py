@@ -277,3 +277,37 @@ async def test_resize_and_rebuild_record_the_events_of_each_service(site):
                                 "compute_prep_resize", "cold_migrate",
                                 "conductor_migrate_server"]           # newest first
     assert events["rebuild"] == ["compute_rebuild_instance", "rebuild_server"]
+
+
+async def test_instance_actions_page_from_2_58(site):
+    server_id = await _active(site)
+    for body in ({"os-stop": None}, {"os-start": None}, {"pause": None}):
+        assert (await _act(site, server_id, body)).status == 202
+        site.settle()
+    path = f"/servers/{server_id}/os-instance-actions"
+    everything = (await site.compute("GET", path, version="2.58")).body
+    assert [a["action"] for a in everything["instanceActions"]] == [
+        "pause", "start", "stop", "create"] and "links" not in everything
+    first = (await site.compute("GET", path, version="2.58", params={"limit": "2"})).body
+    assert [a["action"] for a in first["instanceActions"]] == ["pause", "start"]
+    marker = first["instanceActions"][-1]["request_id"]
+    assert first["links"] == [{"rel": "next", "href": str(site.client.make_url(
+        f"/compute/v2.1{path}?limit=2&marker={marker}"))}]
+    rest = (await site.compute("GET", path, version="2.58",
+                               params={"limit": "2", "marker": marker})).body
+    assert [a["action"] for a in rest["instanceActions"]] == ["stop", "create"]
+    for params, version, message in (
+        ({"marker": "req-nope"}, "2.58", "Marker None could not be found."),
+        ({"nope": "1"}, "2.58", "Additional properties are not allowed ('nope' was unexpected)"),
+        ({"changes-before": "2020-01-01T00:00:00Z"}, "2.65",
+         "Additional properties are not allowed ('changes-before' was unexpected)"),
+        ({"changes-since": "2030-01-01T00:00:00Z", "changes-before": "2020-01-01T00:00:00Z"},
+         "2.66", "The value of changes-since must be less than or equal to changes-before."),
+    ):
+        reply = await site.compute("GET", path, version=version, params=params)
+        assert (reply.status, reply.body["badRequest"]["message"]) == (400, message)
+    future = (await site.compute("GET", path, version="2.58",
+                                 params={"changes-since": "2099-01-01T00:00:00Z"})).body
+    assert future["instanceActions"] == []
+    old = (await site.compute("GET", path, version="2.57", params={"limit": "1"})).body
+    assert len(old["instanceActions"]) == 4, "paging parameters are ignored before 2.58"

@@ -214,3 +214,28 @@ async def test_extensions(site):
                      "updated": "2014-12-03T00:00:00Z"}
     missing = await site.compute("GET", "/extensions/os-nope")
     assert (missing.status, _message(missing)) == (404, "The resource could not be found.")
+
+
+async def test_security_groups_are_default_only(site):
+    refused = await site.compute("POST", "/servers", version="2.96", json={"server": {
+        "name": "x", "imageRef": site.image_id("cirros"), "flavorRef": site.flavor_id("m1.tiny"),
+        "networks": "auto", "security_groups": [{"name": "default"}, {"name": "web"}]}})
+    assert (refused.status, _message(refused)) == (
+        400, "Unable to find security_group with name or id 'web'")
+    server_id = await _active(site, "sg")
+    unknown = await _act(site, server_id, {"addSecurityGroup": {"name": "web"}})
+    assert (unknown.status, _message(unknown)) == (
+        404, "Security group web is not found for project p-one")
+    assert (await _act(site, server_id, {"removeSecurityGroup": {"name": "default"}})
+            ).status == 202
+    assert "security_groups" not in await _server(site, server_id, as_="alice")
+    again = await _act(site, server_id, {"removeSecurityGroup": {"name": "default"}})
+    assert (again.status, _message(again)) == (
+        404, f"Security group default not associated with the instance {server_id}")
+    assert (await _act(site, server_id, {"addSecurityGroup": {"name": "default"}})).status == 202
+    assert (await _server(site, server_id, as_="alice"))["security_groups"] == [
+        {"name": "default"}]
+    portless = await _active(site, "portless", networks="none")
+    none = await _act(site, portless, {"addSecurityGroup": {"name": "default"}})
+    assert (none.status, _message(none)) == (
+        404, f"instance_id {portless} could not be found as device id on any ports")

@@ -1,8 +1,9 @@
 """Scenario steps for the server actions beyond the everyday ones: console
 output, injectNetworkInfo, restore and forceDelete (deletes are immediate
-with Nova's defaults), createBackup with its rotation in Glance, and shelve /
-unshelve (offloaded at once with Nova's defaults). Mixed into
-`scenario.Scenario`; the same calls at both targets, named alike."""
+with Nova's defaults), security groups, createBackup with its rotation in
+Glance, shelve / unshelve (offloaded at once with Nova's defaults), and the
+paging of instance actions. Mixed into `scenario.Scenario`; the same calls at
+both targets, named alike."""
 from __future__ import annotations
 
 from typing import Any
@@ -34,10 +35,31 @@ class LifecycleAreas:
         self.action("inject-network-info", "C", {"injectNetworkInfo": None}, who="admin")
         self.action("restore.wrong-state", "C", {"restore": None})
         self.action("restore.admin", "C", {"restore": None}, who="admin")
+        self.security_groups()
         self.action("force-delete", "M2", {"forceDelete": None}, v="2.1")
         self.wait_gone("M2")
         self.get("servers.show.force-deleted", f"/servers/{self.server('M2')}", v="top")
         del self.servers["M2"]
+
+    def security_groups(self) -> None:
+        """A's NIC is on a port with the project's default group; C has no port."""
+        A = self.server("A")
+        self.call("servers.create.unknown-security-group", "POST", "/servers", v="top",
+                  body={"server": {"name": f"{self.p}-srv-sg", "networks": "none",
+                                   "imageRef": self.t.image_ids[0], "flavorRef": f"{self.p}-f1",
+                                   "security_groups": [{"name": "default"},
+                                                       {"name": f"{self.p}-sg"}]}})
+        for step, label, body in (
+                ("add.unknown", "A", {"addSecurityGroup": {"name": f"{self.p}-sg"}}),
+                ("add.no-port", "C", {"addSecurityGroup": {"name": "default"}}),
+                ("add.no-name", "A", {"addSecurityGroup": {}}),
+                ("remove", "A", {"removeSecurityGroup": {"name": "default"}})):
+            self.action(f"security-groups.{step}", label, body)
+        self.get("servers.show.no-security-groups", f"/servers/{A}", v="top")
+        self.action("security-groups.remove.again", "A",
+                    {"removeSecurityGroup": {"name": "default"}})
+        self.action("security-groups.add", "A", {"addSecurityGroup": {"name": "default"}})
+        self.get("servers.show.security-group-back", f"/servers/{A}", v="top")
 
     def backups(self) -> None:
         p, C = self.p, self.server("C")
@@ -108,3 +130,17 @@ class LifecycleAreas:
                 self.t.label(action["request_id"], f"request:{action['action']}")
                 self.get(f"instance-actions.show.{action['action']}",
                          f"/servers/{B}/os-instance-actions/{action['request_id']}", v="top")
+        path = f"/servers/{B}/os-instance-actions"
+        self.get("instance-actions.list.limit", f"{path}?limit=3", v="2.58")
+        self.get("instance-actions.list.marker",
+                 f"{path}?limit=3&marker={actions[2]['request_id']}", v="2.58")
+        self.get("instance-actions.list.old-version", f"{path}?limit=3", v="2.57")
+        self.get("instance-actions.list.bad-marker", f"{path}?marker=req-nope", v="2.58")
+        self.get("instance-actions.list.unknown-param", f"{path}?nope=1", v="2.58")
+        self.get("instance-actions.list.future", f"{path}?changes-since=2099-01-01T00:00:00Z",
+                 v="top")
+        self.get("instance-actions.list.before-old-version",
+                 f"{path}?changes-before=2099-01-01T00:00:00Z", v="2.65")
+        self.get("instance-actions.list.since-after-before",
+                 f"{path}?changes-since=2099-01-01T00:00:00Z"
+                 "&changes-before=2020-01-01T00:00:00Z", v="top")
