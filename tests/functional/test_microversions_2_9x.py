@@ -82,3 +82,14 @@ def test_pin_and_unpin_by_update(demo, cloud, sites, grouped):
         assert answer.status_code == 200, answer.text
         assert answer.json()["server"]["pinned_availability_zone"] is None
     assert site_pin()["pinned_availability_zone"] is None
+
+
+def test_share_attachments_are_the_sites(cloud, sites, grouped):
+    server, _, zone, bottom = grouped
+    for version in ("2.96", "2.97"):
+        top = cloud.compute.get(f"/servers/{server.id}/shares", microversion=version)
+        site = sites[zone].compute.get(f"/servers/{bottom.id}/shares", microversion=version)
+        assert top.status_code == site.status_code
+        if top.status_code == 200:
+            assert top.json() == site.json()
+    assert cloud.compute.get(f"/servers/{server.id}/shares", microversion="2.96").status_code == 404

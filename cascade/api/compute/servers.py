@@ -276,7 +276,20 @@ async def restored(rt: Runtime, target: patterns.Target) -> None:
     await rt.servers.upsert(dataclasses.replace(row, deleted=False))
 
 
+async def shares(request: web.Request) -> web.Response:
+    """2.97 share attachments: the site's answer relayed (Manila's share ids
+    are not the cascade's; without Manila a site has none to list)."""
+    rt, ctx = runtime_of(request), context(request)
+    server_id = request.match_info["server_id"]
+    target = await patterns.locate(rt, ctx, SERVER, server_id, not_found=not_found(server_id))
+    share_id = request.match_info.get("share_id")
+    response = await patterns.forward_routed(rt, ctx, target, "GET", f"/shares/{share_id}" if share_id else "/shares")
+    return reply(response.body, status=response.status)
+
+
 def add_routes(router: web.UrlDispatcher, prefix: str) -> None:
+    router.add_get(f"{prefix}/servers/{{server_id}}/shares", shares)
+    router.add_get(f"{prefix}/servers/{{server_id}}/shares/{{share_id}}", shares)
     router.add_post(f"{prefix}/servers", create)
     router.add_get(f"{prefix}/servers/{{server_id}}", show)
     router.add_put(f"{prefix}/servers/{{server_id}}", update)
