@@ -148,13 +148,15 @@ def check_bounds(resource: str, limit: int, minimum: int, maximum: int) -> None:
 
 # ---- usage -----------------------------------------------------------------
 def usage(store: "ComputeStore", project_id: str, user_id: str | None = None,
-          *, shown: bool = False) -> dict[str, int]:
+          *, shown: bool = False, groups: bool = True) -> dict[str, int]:
     """What the project (or one user in it) holds of each counted resource;
-    `shown`: as the quota API shows it (the per-user counts as 0)."""
+    `shown`: as the quota API shows it (the per-user counts as 0); without
+    `groups` the server groups are not counted (a server create's check)."""
     instances, cores, ram = store.server_usage(project_id, user_id)
-    groups = sum(1 for g in store.groups.values()
-                 if g.project_id == project_id and (user_id is None or g.user_id == user_id))
-    counted = {"instances": instances, "cores": cores, "ram": ram, "server_groups": groups,
+    owned = sum(1 for g in store.groups.values()
+                if g.project_id == project_id and (user_id is None or g.user_id == user_id)
+                ) if groups else 0
+    counted = {"instances": instances, "cores": cores, "ram": ram, "server_groups": owned,
                "key_pairs": 0, "server_group_members": 0}
     if not shown and user_id is not None:
         counted["key_pairs"] = len(store.user_keypairs(user_id))
@@ -173,10 +175,11 @@ def _exceeded(book: QuotaBook, store: "ComputeStore", project_id: str, user_id: 
     """Nova's check_deltas of resources counted per project and per user:
     (overs, limits, usage) of the scope that refused, or None."""
     project_limits = book.project_limits(project_id)
-    project_used = usage(store, project_id)
+    groups = "server_groups" in deltas
+    project_used = usage(store, project_id, groups=groups)
     user_scoped = book.has_user_limits(project_id, user_id, tuple(deltas))
     user_limits = book.user_limits(project_id, user_id) if user_scoped else None
-    user_used = usage(store, project_id, user_id) if user_scoped else None
+    user_used = usage(store, project_id, user_id, groups=groups) if user_scoped else None
     overs, by_user = [], False
     for resource, delta in deltas.items():
         if _over_limit(project_limits[resource], project_used[resource] + delta):
