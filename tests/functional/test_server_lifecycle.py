@@ -109,6 +109,19 @@ def test_console_output_names_the_top_server(cloud, sites, server):
     assert refused.status_code == 400
 
 
+@pytest.mark.parametrize("action,kind", [("os-getVNCConsole", "novnc"), ("os-getSPICEConsole", "spice-html5"),
+                                         ("os-getSerialConsole", "serial")])
+def test_remote_consoles_are_refused(demo, cloud, server, action, kind):
+    """A console's answer is the site's proxy URL: the cascade refuses it
+    with Nova's body for a console type the cloud does not offer."""
+    response = act(cloud, server.id, {action: {"type": kind}})
+    assert response.status_code == 400, response.text
+    assert response.json() == {"badRequest": {"code": 400, "message":
+                               f"Unavailable console type {action[len('os-get'):-len('Console')].lower()}."}}
+    for site in demo.site_urls():
+        assert site not in response.text
+
+
 def test_backups_are_top_images(demo, cloud, sites, server):
     name = f"fn-backup-{uuid.uuid4().hex[:8]}"
     body = {"createBackup": {"name": name, "backup_type": "daily", "rotation": 2}}

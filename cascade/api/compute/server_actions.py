@@ -8,7 +8,8 @@ with a new image of the site, which becomes a top image; console output may
 print the server's bottom id. restore and forceDelete also reach a server
 deleted through the cascade (the site may only have soft-deleted it).
 Add/removeSecurityGroup name the site's own security groups until the
-network front exists. The site's request id of each action is kept for
+network front exists. Remote consoles are refused: their answer is a URL
+of the site's console proxy. The site's request id of each action is kept for
 `os-instance-actions`."""
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ ZONE_NOT_AVAILABLE = "The requested availability zone is not available"
 _ON_DELETED = frozenset({"restore", "forceDelete"})
 # actions whose answer names a new image of the site
 _IMAGE_ACTIONS = frozenset({"createImage", "createBackup"})
+# remote consoles answer with the site's console proxy URL, which a tenant
+# must never see: refused as Nova refuses a console type it does not offer
+# until the cascade proxies consoles itself
+_CONSOLE_ACTIONS = {"os-getVNCConsole": "vnc", "os-getSPICEConsole": "spice",
+                    "os-getRDPConsole": "rdp", "os-getSerialConsole": "serial"}
 
 
 async def _to_bottom(rt, ctx, target: patterns.Target, action: str, payload):
@@ -83,6 +89,8 @@ async def act(request: web.Request) -> web.Response:
     if not isinstance(body, dict) or len(body) != 1:
         raise errors.BadRequest("Malformed request body")
     (action, payload), = body.items()
+    if action in _CONSOLE_ACTIONS:
+        raise errors.BadRequest(f"Unavailable console type {_CONSOLE_ACTIONS[action]}.")
     target = await patterns.locate(rt, ctx, SERVER, server_id, not_found=not_found(server_id),
                                    deleted=action in _ON_DELETED)
     await quota_checks.before_action(request, target, action, payload)
