@@ -5,6 +5,7 @@ availability zone by update (2.104), checked against the server's copy in its
 site."""
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -93,3 +94,39 @@ def test_share_attachments_are_the_sites(cloud, sites, grouped):
         if top.status_code == 200:
             assert top.json() == site.json()
     assert cloud.compute.get(f"/servers/{server.id}/shares", microversion="2.96").status_code == 404
+
+
+def test_a_server_created_in_a_zone_is_pinned_to_it(demo, cloud, sites):
+    """As Nova pins a server created in a zone (shown from 2.96), the
+    cascade's zone is shown, and the site's copy is pinned to the site's own
+    zone, so a pin is honoured by the site too. Without a zone, no pin."""
+    zone = demo.zones[-1]
+    pinned = boot(demo, cloud, zone=zone)
+    free = boot(demo, cloud)
+    try:
+        shown = cloud.compute.get(f"/servers/{pinned.id}", microversion="2.96").json()["server"]
+        assert shown["pinned_availability_zone"] == zone
+        site_zone, bottom = bottom_copy(sites, pinned.id)
+        assert site_zone == zone
+        site_view = sites[zone].compute.get(f"/servers/{bottom.id}", microversion="2.96").json()["server"]
+        assert site_view["pinned_availability_zone"] == site_view["OS-EXT-AZ:availability_zone"]
+        unpinned = cloud.compute.get(f"/servers/{free.id}", microversion="2.96").json()["server"]
+        assert unpinned["pinned_availability_zone"] is None
+    finally:
+        for server in (pinned, free):
+            cloud.compute.delete_server(server.id, ignore_missing=True)
+
+
+def test_a_server_being_deleted_shows_until_its_site_deleted_it(demo, cloud, sites):
+    """Nova shows a server until it is gone; once a show says 404, a list
+    no longer has it, and neither does its site."""
+    server = boot(demo, cloud)
+    cloud.compute.delete_server(server.id)
+    deadline = time.monotonic() + 120
+    while (shown := cloud.compute.get(f"/servers/{server.id}")).status_code == 200:
+        assert shown.json()["server"]["id"] == server.id
+        assert time.monotonic() < deadline, "the server never went"
+        time.sleep(0.2)
+    assert shown.status_code == 404, shown.text
+    assert server.id not in [s.id for s in cloud.compute.servers()]
+    assert bottom_copy(sites, server.id) == (None, None)

@@ -19,6 +19,7 @@ import logging
 from typing import Iterable
 
 from cascade import errors
+from cascade.api import patterns
 from cascade.context import RequestContext
 from cascade.persistence.flavors import Flavor
 from cascade.persistence.keypairs import Keypair
@@ -153,6 +154,20 @@ async def adopt_site_flavors(rt: Runtime, site: Site) -> None:
 
 
 # ---- keypairs --------------------------------------------------------------
+
+async def site_zone(rt: Runtime, ctx: RequestContext, site: Site) -> str | None:
+    """The site's own name of its one available zone (often `nova`), which
+    is what a server placed by zone is given in the site, so that the site
+    pins it as Nova pins a server created in a zone. None when the site has
+    several zones or does not say: the site then schedules inside itself."""
+    try:
+        response = await patterns.forward(rt, ctx, site, "compute", "GET", "/os-availability-zone")
+    except errors.CascadeError:
+        return None
+    zones = [z.get("zoneName") for z in (response.body or {}).get("availabilityZoneInfo", [])
+             if (z.get("zoneState") or {}).get("available")]
+    return zones[0] if len(zones) == 1 and isinstance(zones[0], str) else None
+
 
 async def find_keypair(rt: Runtime, ctx: RequestContext, name: str) -> Keypair:
     try:

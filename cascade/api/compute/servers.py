@@ -76,7 +76,9 @@ async def create(request: web.Request) -> web.Response:
         microversion=ctx.microversion))
     await _claim(rt, site, flavor.vcpus * max_count, flavor.ram * max_count)
     bottom_spec = schemas.canonical_access_ips(spec)
-    bottom_spec.pop("availability_zone", None)  # the site schedules inside itself
+    bottom_spec.pop("availability_zone", None)  # the site schedules inside itself...
+    if zone is not None and (site_zone := await dependencies.site_zone(rt, ctx, site)):
+        bottom_spec["availability_zone"] = site_zone  # ...but a zone asked for pins the server (2.96)
     bottom_spec["flavorRef"] = await dependencies.flavor_in_site(rt, flavor, site, project_id=ctx.project_id)
     if image_id:
         bottom_spec["imageRef"] = image_copies[site.id]
@@ -195,10 +197,13 @@ async def _bdm_to_bottom(rt: Runtime, ctx: RequestContext, mappings: list[dict],
 async def show(request: web.Request) -> web.Response:
     rt, ctx = runtime_of(request), context(request)
     server_id = request.match_info["server_id"]
-    target = await patterns.locate(rt, ctx, SERVER, server_id, not_found=not_found(server_id))
+    # as in Nova, a server being deleted shows until its site has deleted it
+    target = await patterns.locate(rt, ctx, SERVER, server_id, not_found=not_found(server_id), deleted=True)
     try:
         response = await patterns.forward_routed(rt, ctx, target, "GET")
     except errors.SiteUnavailable:
+        if target.route.state == "deleting":
+            raise errors.NotFound(not_found(server_id)) from None
         if not at_least(ctx.microversion, "2.69"):
             raise
         row = await rt.servers.get(server_id)
