@@ -8,6 +8,7 @@ import json
 import pytest
 import requests
 
+from tests.demo_fixtures import admin, alt, cloud, sites  # noqa: F401 - the tier's clients
 from tests.demoproc import Demo, free_port, running_demo
 
 SITES = 3
@@ -44,24 +45,3 @@ def demo(tmp_path_factory) -> SimDemo:
                 demo.delete_leftovers()
     except RuntimeError as exc:
         pytest.fail(str(exc))
-
-
-@pytest.fixture(scope="session")
-def cloud(demo):
-    return demo.conn("cascade")
-
-
-@pytest.fixture(scope="session")
-def alt(demo):
-    return demo.conn("cascade-alt")
-
-
-@pytest.fixture(scope="session")
-def admin(demo):
-    return demo.conn("cascade-admin")
-
-
-@pytest.fixture(scope="session")
-def sites(demo):
-    """Connections straight at each site (the demo user), by availability zone."""
-    return {zone: demo.conn(zone) for zone in demo.zones}

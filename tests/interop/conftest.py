@@ -28,6 +28,7 @@ import openstack.config
 import pytest
 import yaml
 
+from tests.demo_fixtures import admin, alt, cloud, sites  # noqa: F401 - the tier's clients
 from tests.demoproc import Demo, free_port, running_demo
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -158,27 +159,6 @@ def demo(realstack, tmp_path_factory) -> RealDemo:
         pytest.fail(str(exc))
     finally:
         drop_region(identity, region)
-
-
-@pytest.fixture(scope="session")
-def cloud(demo):
-    return demo.conn("cascade")
-
-
-@pytest.fixture(scope="session")
-def alt(demo):
-    return demo.conn("cascade-alt")
-
-
-@pytest.fixture(scope="session")
-def admin(demo):
-    return demo.conn("cascade-admin")
-
-
-@pytest.fixture(scope="session")
-def sites(demo):
-    """Connections straight at each region as the demo tenant, by zone."""
-    return {zone: demo.conn(zone) for zone in demo.zones}
 
 
 @pytest.fixture(scope="session")

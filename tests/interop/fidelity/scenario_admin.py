@@ -5,27 +5,15 @@ quota classes (with their enforcement), and the extension list. Mixed into
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from tests.interop.fidelity.recorder import CallFailed, Exchange
+from tests.interop.fidelity.scenario_state import ScenarioState
 
 MISSING = "5ae2ba2a-8a31-4ea4-9e1f-3d2d7a1e00"      # + two digits: ids no site has
 
 
-class AdminAreas:
+class AdminAreas(ScenarioState):
     # provided by Scenario
-    p: str
-    top: str
-    servers: dict[str, str]
-    t: Any
-    r: Any
-    call: Any
-    get: Any
-    server: Any
-    show_quietly: Any
-    action: Any
-    wait: Any
-    wait_gone: Any
     disk: int
     public_key: str
 
@@ -43,7 +31,7 @@ class AdminAreas:
     # ---- flavor access ---------------------------------------------------------
     def flavor_access(self) -> None:
         p, project = self.p, self.t.project_id
-        path, action = f"/flavors/{p}-f3/os-flavor-access", f"/flavors/{p}-f3/action"
+        path = f"/flavors/{p}-f3/os-flavor-access"
 
         def act(step: str, body: dict, *, v: str = "2.1", who: str = "admin",
                 flavor: str = "f3") -> Exchange:

@@ -8,22 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.interop.fidelity.scenario_state import ScenarioState
 
-class LifecycleAreas:
-    # provided by Scenario
-    p: str
-    top: str
-    servers: dict[str, str]
-    t: Any
-    r: Any
-    call: Any
-    get: Any
-    server: Any
-    show_quietly: Any
-    action: Any
-    wait: Any
-    wait_gone: Any
 
+class LifecycleAreas(ScenarioState):
     def console_and_admin_actions(self) -> None:
         for step, args in (("", {"length": 3}), (".zero", {"length": 0}),
                            (".string", {"length": "2"}), (".unlimited", {"length": -1}),
