@@ -101,6 +101,19 @@ class SiteHarness:
 KNOWN_PROJECTS = {"p-one", "p-two", "p-admin"}
 
 
+async def active_server(site: SiteHarness, name: str = "vm", **kw: Any) -> str:
+    """A server booted and settled (ACTIVE), by id."""
+    server_id = await site.boot(name, **kw)
+    site.settle()
+    return server_id
+
+
+async def server_action(site: SiteHarness, server_id: str, body: Any, *, as_: str = "alice",
+                        version: str = "2.96") -> Reply:
+    return await site.compute("POST", f"/servers/{server_id}/action", json=body, as_=as_,
+                              version=version)
+
+
 async def start_site(**config: Any) -> SiteHarness:
     """A site whose Keystone knows the projects of `TOKENS`."""
     clock = FakeClock()

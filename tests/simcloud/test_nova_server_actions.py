@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from _nova_site import active_server as _active
+from _nova_site import server_action as _act
 from _nova_site import start_site
 
 
@@ -13,17 +15,6 @@ async def site():
     harness = await start_site()
     yield harness
     await harness.close()
-
-
-async def _active(site, name="vm", **kw) -> str:
-    server_id = await site.boot(name, **kw)
-    site.settle()
-    return server_id
-
-
-async def _act(site, server_id, body, *, as_="alice", version="2.96"):
-    return await site.compute("POST", f"/servers/{server_id}/action", json=body, as_=as_,
-                              version=version)
 
 
 async def _state(site, server_id, *, as_="alice"):
