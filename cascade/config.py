@@ -9,6 +9,7 @@ from __future__ import annotations
 import configparser
 import dataclasses
 import pathlib
+import textwrap
 from typing import Any
 
 
@@ -19,6 +20,8 @@ def _opt(default: Any, help: str) -> Any:
 @dataclasses.dataclass(frozen=True)
 class DefaultSection:
     listen: str = _opt("127.0.0.1:8780", "host:port the API listens on")
+    reuse_port: bool = _opt(False, "let several `cascade serve` processes of this host listen on the same "
+                                   "address (SO_REUSEPORT): the kernel spreads connections among them")
     public_url: str = _opt("", "URL tenants reach the cascade at; empty means the request's own host")
     state_dir: str = _opt(".", "directory for the embedded database and other local state")
 
@@ -49,12 +52,43 @@ class SitesSection:
     failure_threshold: int = _opt(3, "consecutive failures that open a site's circuit breaker")
     open_seconds: float = _opt(10.0, "how long an open breaker refuses calls before a trial call")
     pool_size: int = _opt(100, "connections per site")
+    probe_deadline: float = _opt(3.0, "deadline of one health probe; a site that does not answer within it is down")
+    recovery_seconds: float = _opt(30.0, "after a site comes back, how long placements take to ramp back up to "
+                                         "its full share")
 
 
 @dataclasses.dataclass(frozen=True)
 class ComputeSection:
     max_limit: int = _opt(1000, "largest page a list answers, as Nova's [api]max_limit")
     max_microversion: str = _opt("2.104", "highest compute microversion the cascade serves")
+
+
+@dataclasses.dataclass(frozen=True)
+class JobsSection:
+    """The job engine: rows in the database leased by workers. `cascade serve`
+    runs one worker in the API process unless `run_in_api` is off, and
+    `cascade worker` runs workers alone."""
+    run_in_api: bool = _opt(True, "run a worker inside each `cascade serve` process")
+    concurrency: int = _opt(4, "jobs one worker runs at once")
+    poll_interval: float = _opt(1.0, "seconds an idle worker waits before looking for due jobs again")
+    lease_seconds: float = _opt(30.0, "how long a worker's claim on a job lasts without a heartbeat; a job "
+                                      "whose worker died is taken over once its lease ends")
+    max_attempts: int = _opt(8, "attempts before a job is marked failed")
+    backoff_base: float = _opt(1.0, "seconds before the first retry; each retry waits twice as long")
+    backoff_max: float = _opt(300.0, "longest wait between two attempts")
+    retention: float = _opt(86400.0, "seconds finished jobs are kept before they are purged")
+
+
+@dataclasses.dataclass(frozen=True)
+class SyncSection:
+    """Status sync: the cached projection of servers follows the sites."""
+    changes_period: float = _opt(10.0, "seconds between two polls of a site for servers changed "
+                                       "(changes-since): the longest a status change takes to show")
+    sweep_period: float = _opt(300.0, "seconds between two full sweeps of a site (every server), which "
+                                      "catch what changes-since cannot show and find orphans")
+    page_size: int = _opt(1000, "servers asked of a site per page")
+    deleted_retention: float = _opt(86400.0, "seconds a deleted server's route is kept (changes-since "
+                                             "lists and instance actions still show it) before it is purged")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +118,8 @@ class Settings:
     sites: SitesSection = dataclasses.field(default_factory=SitesSection)
     compute: ComputeSection = dataclasses.field(default_factory=ComputeSection)
     quota: QuotaSection = dataclasses.field(default_factory=QuotaSection)
+    jobs: JobsSection = dataclasses.field(default_factory=JobsSection)
+    sync: SyncSection = dataclasses.field(default_factory=SyncSection)
 
     @property
     def database_url(self) -> str:
@@ -119,17 +155,43 @@ def load(path: str | pathlib.Path) -> Settings:
     return Settings(**sections)
 
 
+def override(settings: Settings, assignments: list[str]) -> Settings:
+    """Settings with `section.option=value` assignments applied (e.g. from
+    `cascade demo --option sites.list_deadline=2`); a ValueError names a bad one."""
+    for assignment in assignments:
+        name, sep, value = assignment.partition("=")
+        section, _, option = name.strip().partition(".")
+        cls = _SECTION_TYPES.get(section)
+        fields = {f.name: f for f in dataclasses.fields(cls)} if cls else {}
+        if not sep or option not in fields:
+            raise ValueError(f"not an option assignment: {assignment!r} (use section.option=value)")
+        current = getattr(settings, section)
+        typed = _convert(value, type(fields[option].default))
+        settings = dataclasses.replace(settings, **{section: dataclasses.replace(current, **{option: typed})})
+    return settings
+
+
+_TYPE_NAMES = {bool: "boolean", int: "integer", float: "floating point", str: "string"}
+
+
+def _comment(text: str) -> list[str]:
+    return textwrap.wrap(text, width=77, initial_indent="# ", subsequent_indent="# ", break_on_hyphens=False)
+
+
 def sample() -> str:
-    """The sample configuration, generated from the declarations above."""
-    lines = ["# cascade.conf: every option with its default", ""]
+    """The sample configuration, generated from the declarations above, in
+    the layout of OpenStack's samples: each option commented out at its
+    default, after its help and type. etc/cascade.conf.sample is this text."""
+    lines = ["# cascade.conf: every option with its default.", "# Generated by `cascade config sample`.", ""]
     for section in dataclasses.fields(Settings):
         cls = _SECTION_TYPES[section.name]
-        lines.append(f"[{section.name}]")
+        lines += [f"[{section.name}]", ""]
+        if cls.__doc__ and not cls.__doc__.startswith(cls.__name__ + "("):   # a written docstring
+            lines += _comment(" ".join(cls.__doc__.split())) + [""]
         for option in dataclasses.fields(cls):
-            if option.metadata.get("help"):
-                lines.append(f"# {option.metadata['help']}")
-            lines.append(f"#{option.name} = {option.default}")
-        lines.append("")
+            help_text = option.metadata.get("help") or ""
+            lines += _comment(f"{help_text} ({_TYPE_NAMES[type(option.default)]} value)".strip())
+            lines += [f"#{option.name} = {option.default}".rstrip(), ""]
     return "\n".join(lines)
 
 
@@ -152,4 +214,6 @@ _SECTION_TYPES = {
     "sites": SitesSection,
     "compute": ComputeSection,
     "quota": QuotaSection,
+    "jobs": JobsSection,
+    "sync": SyncSection,
 }

@@ -11,6 +11,7 @@ into each service's own error body and status code.
     ├── OverLimit             quota or capacity exhausted
     ├── NotImplementedYet     an API the cascade does not serve (yet)
     ├── SiteUnavailable       the site that must do the work is down, open-circuit or timed out
+    │   └── SiteUnreachable   ...and nothing of the request reached it (refused, open circuit)
     └── SiteError             a site answered with an error that is relayed to the tenant
 """
 from __future__ import annotations
@@ -70,6 +71,12 @@ class SiteUnavailable(CascadeError):
     def __init__(self, message: str, *, site: str) -> None:
         super().__init__(message)
         self.site = site
+
+
+class SiteUnreachable(SiteUnavailable):
+    """The site could not be reached and certainly received nothing of the
+    request (the connection was refused or never opened, or its breaker is
+    open): a create may safely be placed on another site."""
 
 
 class SiteError(CascadeError):

@@ -7,6 +7,7 @@ This is the only place that wires the pieces together; fronts receive a
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 
@@ -16,7 +17,11 @@ from cascade.config import Settings
 from cascade.identity import ServiceAuth, TokenValidator
 from cascade.persistence.db import Database
 from cascade.persistence.flavors import FlavorStore
+from cascade.jobs import owner
+from cascade.jobs.journal import Journal
+from cascade.jobs.worker import Worker
 from cascade.persistence.images import ImageStore
+from cascade.persistence.jobs import JobStore
 from cascade.persistence.keypairs import KeypairStore
 from cascade.persistence.quotas import QuotaStore
 from cascade.persistence.server_groups import ServerGroupStore
@@ -25,10 +30,10 @@ from cascade.persistence.sites import SiteStore
 from cascade.quotas.engine import QuotaEngine
 from cascade.routing.table import RouteTable
 from cascade.routing.translate import Translator
-from cascade.sites.breaker import Breaker
+from cascade.sites.breaker import OPEN, Breaker
 from cascade.sites.client import SiteClient
 from cascade.sites.health import HealthMonitor
-from cascade.sites.model import Site
+from cascade.sites.model import DOWN, Site
 from cascade.sites.registry import SiteRegistry
 
 LOG = logging.getLogger(__name__)
@@ -39,6 +44,20 @@ RUNTIME_KEY = "cascade.runtime"
 def runtime_of(request) -> "Runtime":
     """The runtime of the application serving `request` (fronts are sub-apps)."""
     return request.config_dict[RUNTIME_KEY]
+
+
+def _breaker_changed(registry: SiteRegistry, site_id: str, state: str) -> None:
+    """Real calls failing opened a site's breaker: the site is down for
+    placement and lists at once, without waiting for the next probe (which
+    also brings it back)."""
+    if state != OPEN:
+        return
+    async def mark_down() -> None:
+        try:
+            await registry.update(site_id, health=DOWN, last_error="calls to the site keep failing (circuit open)")
+        except Exception:  # noqa: BLE001 - the next probe records it instead
+            LOG.warning("could not mark site %s down", site_id, exc_info=True)
+    asyncio.get_running_loop().create_task(mark_down())
 
 
 @dataclasses.dataclass
@@ -57,10 +76,15 @@ class Runtime:
     servers: ServerProjection
     quotas: QuotaEngine
     server_groups: ServerGroupStore
+    jobs: JobStore
+    journal: Journal
     health: HealthMonitor | None = None
+    worker: Worker | None = None
 
     @classmethod
-    async def start(cls, settings: Settings, *, background: bool = True) -> "Runtime":
+    async def start(cls, settings: Settings, *, background: bool = True, worker: bool | None = None) -> "Runtime":
+        """With `background`, the health probes run; with `worker` (default:
+        `[jobs] run_in_api` when `background`), a job worker runs too."""
         db = await Database.open(settings.database_url)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=settings.sites.request_timeout))
         service_auth = ServiceAuth(settings.keystone)
@@ -70,7 +94,9 @@ class Runtime:
 
         def client_factory(site: Site) -> SiteClient:
             breaker = Breaker(failure_threshold=settings.sites.failure_threshold,
-                              open_seconds=settings.sites.open_seconds)
+                              open_seconds=settings.sites.open_seconds,
+                              recovery_seconds=settings.sites.recovery_seconds,
+                              on_change=lambda state: _breaker_changed(registry, site.id, state))
             return SiteClient(site, settings.sites, service_auth=service_auth, breaker=breaker)
 
         registry = SiteRegistry(SiteStore(db), client_factory)
@@ -81,6 +107,8 @@ class Runtime:
             flavors=FlavorStore(db), keypairs=KeypairStore(db), images=ImageStore(db),
             servers=ServerProjection(db), quotas=QuotaEngine(QuotaStore(db), settings.quota),
             server_groups=ServerGroupStore(db),
+            jobs=(jobs := JobStore(db, max_attempts=settings.jobs.max_attempts)),
+            journal=Journal(jobs, owner=owner.this_process(), lease_seconds=settings.jobs.lease_seconds),
         )
         runtime.quotas.register_counter("server_groups", runtime.server_groups.counter)
         # nested ids with no route yet (an image or flavor first seen in a
@@ -89,11 +117,22 @@ class Runtime:
         runtime.translator = Translator(routes, resolver=lambda kind, site, ids: resolve_unrouted(runtime, kind, site, ids))
         if background:
             runtime.health = HealthMonitor(registry, lambda: [registry.client(s.id) for s in registry.all()],
-                                           settings.sites.probe_interval)
+                                           settings.sites.probe_interval, deadline=settings.sites.probe_deadline)
             runtime.health.start()
+        if worker if worker is not None else (background and settings.jobs.run_in_api):
+            runtime.start_worker()
         return runtime
 
+    def start_worker(self, *, concurrency: int | None = None) -> Worker:
+        self.worker = Worker(self, concurrency=concurrency)
+        self.journal.wake = self.worker.wake
+        self.worker.start()
+        return self.worker
+
     async def stop(self) -> None:
+        if self.worker is not None:
+            await self.worker.stop()
+        await self.journal.close()
         if self.health is not None:
             await self.health.stop()
         await self.registry.close()

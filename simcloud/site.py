@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping, Sequence
 
 from aiohttp import web
 
@@ -20,6 +20,7 @@ from simcloud.glance.store import DEFAULT_IMAGES, ImageSpec, ImageStore
 from simcloud.nova.context import REQUEST_ID_KEY
 from simcloud.nova.identity import ProjectCheck
 from simcloud.nova.lifecycle import Timing
+from simcloud.nova.preload import Tenant, preload_servers
 from simcloud.nova.service import NovaService
 from simcloud.nova.store import Capacity, ComputeStore, Quotas
 from simcloud.tokens import Validator
@@ -39,6 +40,7 @@ class SiteConfig:
     images: list[ImageSpec] | None = None   # None: DEFAULT_IMAGES
     quotas: Quotas = dataclasses.field(default_factory=Quotas)
     tombstone_seconds: float = 3600.0       # how long deleted servers stay listable
+    preload_servers: int = 0                # ACTIVE servers the site starts with (nova.preload)
     auth_uri: str | None = None             # Keystone URL for the 401 WWW-Authenticate header
 
     def __post_init__(self) -> None:
@@ -56,10 +58,12 @@ RequestMiddleware = Callable[..., object]
 class Site:
     def __init__(self, config: SiteConfig, validate: Validator, *,
                  clock: Callable[[], float] = time.time, image_owner: str | None = None,
-                 project_exists: ProjectCheck | None = None) -> None:
+                 project_exists: ProjectCheck | None = None,
+                 tenants: Sequence[Tenant] = ()) -> None:
         """`image_owner`: the project that owns the preloaded images that
         name no owner (Glance always records one); `project_exists`: what
-        Keystone says of a project a request names (None: not asked)."""
+        Keystone says of a project a request names (None: not asked);
+        `tenants`: who owns the `config.preload_servers`, round-robin."""
         self.config = config
         self.validate = validate
         self.clock = clock
@@ -74,6 +78,7 @@ class Site:
             min_version=config.min_microversion, max_version=config.max_microversion,
             validate=validate, auth_uri=config.auth_uri, project_exists=project_exists)
         self.glance = GlanceAPI(self.images, validate, auth_uri=config.auth_uri)
+        preload_servers(self.store, self.images, config.preload_servers, tenants)
 
     @property
     def name(self) -> str:

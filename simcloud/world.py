@@ -14,7 +14,7 @@ refused while the others go on answering.
 
 Usage::
 
-    world = World(3)
+    world = World(3, preload_servers=10_000)   # each site starts with 10,000 servers
     await world.start()
     world.keystone_url            # http://127.0.0.1:PORT/v3
     await world.site("site2").set_faults({"down": True})
@@ -32,9 +32,11 @@ from simcloud.cloudsyaml import write_state
 from simcloud.control import ControlApi
 from simcloud.faults import FaultInjector, Faults
 from simcloud.keystone import Keystone
+from simcloud.nova.preload import Tenant
 from simcloud.site import Site, SiteConfig
 
 IDENTITY_REGION = "RegionOne"
+PRELOAD_TENANTS = ("demo", "alt")     # projects of the seed, each with its user of that name
 _SHUTDOWN_SECONDS = 2.0
 
 
@@ -121,20 +123,26 @@ class World:
     def __init__(self, sites: int, *, host: str = "127.0.0.1", port: int = 0,
                  state_dir: str | pathlib.Path | None = None,
                  site_overrides: Mapping[str, Mapping[str, Any]] | None = None,
-                 build_seconds: float = 1.0, token_ttl: float = 3600.0) -> None:
+                 build_seconds: float = 1.0, token_ttl: float = 3600.0,
+                 preload_servers: int = 0) -> None:
+        """`build_seconds` and `preload_servers` are every site's unless
+        `site_overrides` say otherwise for a site."""
         if sites < 0:
             raise ValueError("the number of sites cannot be negative")
+        if preload_servers < 0:
+            raise ValueError("the number of preloaded servers cannot be negative")
         self.host = host
         self.port = port
         self.state_dir = pathlib.Path(state_dir) if state_dir is not None else None
         self.keystone = Keystone(token_ttl=token_ttl)
-        self._configs = self._site_configs(sites, site_overrides or {}, build_seconds)
+        self._configs = self._site_configs(sites, site_overrides or {}, {
+            "build_seconds": build_seconds, "preload_servers": preload_servers})
         self._sites: dict[str, SiteHandle] = {}
         self._runner: web.AppRunner | None = None
 
     @staticmethod
     def _site_configs(count: int, overrides: Mapping[str, Mapping[str, Any]],
-                      build_seconds: float) -> list[SiteConfig]:
+                      defaults: Mapping[str, Any]) -> list[SiteConfig]:
         names = [f"site{i}" for i in range(1, count + 1)]
         unknown = sorted(set(overrides) - set(names))
         if unknown:
@@ -142,7 +150,7 @@ class World:
         fields = {f.name for f in dataclasses.fields(SiteConfig)}
         configs = []
         for name in names:
-            values: dict[str, Any] = {"name": name, "region": name, "build_seconds": build_seconds}
+            values: dict[str, Any] = {"name": name, "region": name, **defaults}
             values.update(overrides.get(name, {}))
             bad = sorted(set(values) - fields)
             if bad:
@@ -189,7 +197,8 @@ class World:
                 if config.auth_uri is None:
                     config = dataclasses.replace(config, auth_uri=self.keystone_url)
                 site = Site(config, self.keystone.validate, image_owner=self._admin_project_id(),
-                            project_exists=self.keystone.project_exists)
+                            project_exists=self.keystone.project_exists,
+                            tenants=self._tenants())
                 handle = SiteHandle(config, site, self.host,
                                     base_port + index if base_port else 0)
                 await handle.start()
@@ -220,6 +229,18 @@ class World:
         """Who owns a site's preloaded images: the cloud admin uploaded them."""
         project = self.keystone.store.project_by_name("admin", "default")
         return project.id if project is not None else None
+
+    def _tenants(self) -> list[Tenant]:
+        """Who owns a site's preloaded servers: the seeded tenants, each
+        with its user."""
+        store = self.keystone.store
+        tenants = []
+        for name in PRELOAD_TENANTS:
+            project = store.project_by_name(name, "default")
+            user = store.user_by_name(name, "default")
+            if project is not None and user is not None:
+                tenants.append(Tenant(project.id, user.id, project.name, user.name))
+        return tenants
 
     def _register_catalog(self) -> None:
         keystone = self.keystone

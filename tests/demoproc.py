@@ -8,6 +8,12 @@ OpenStack), and what those tiers share about it.
 `Demo` knows the demo's clouds.yaml (clouds cascade, cascade-alt,
 cascade-admin and one per site, named after the site's zone) and the names
 of the flavors and image the scenarios boot with, which differ per backdrop.
+
+A demo run with `--split` has its cascade in processes of their own (pids
+in DIR/cascade.pid); a test crashes and restarts it with
+
+    kill_cascade(state)       # SIGKILL, returns once the processes are gone
+    restart_cascade(state)    # `cascade serve --config DIR/cascade.conf`, until ready
 """
 from __future__ import annotations
 
@@ -24,6 +30,9 @@ from typing import Iterator
 
 import openstack
 import yaml
+
+from cascade.cli import processes
+from tests.dbfixtures import demo_database_arguments
 
 TENANT_CLOUDS = ("cascade", "cascade-alt", "cascade-admin")
 
@@ -48,8 +57,16 @@ class Demo:
 
     def conn(self, cloud: str) -> openstack.connection.Connection:
         if cloud not in self._conns:
-            self._conns[cloud] = openstack.connect(cloud=cloud)
+            self._conns[cloud] = self.connect(cloud)
         return self._conns[cloud]
+
+    def connect(self, cloud: str) -> openstack.connection.Connection:
+        """A new connection to a cloud of this demo's clouds.yaml (whatever
+        OS_CLIENT_CONFIG_FILE says: another demo may be running)."""
+        import openstack.config
+        loader = openstack.config.OpenStackConfig(config_files=[str(self.clouds)], secure_files=[],
+                                                  load_envvars=False)
+        return openstack.connection.Connection(config=loader.get_one(cloud))
 
     def made(self, conn: openstack.connection.Connection, server_id: str) -> None:
         """Note a server a test made, so that one a failed test left is deleted at the end."""
@@ -65,9 +82,19 @@ class Demo:
 def running_demo(args: list[str], state: pathlib.Path, port: int, *, timeout: float = 120.0
                  ) -> Iterator[subprocess.Popen]:
     """`cascade demo ARGS` on `port` with state in `state`, until ready;
-    stopped (its whole process group) on exit. Points OS_CLIENT_CONFIG_FILE
-    at its clouds.yaml."""
+    stopped (its whole process group) on exit. Its database is the one
+    CASCADE_TEST_DATABASE selects (tests/dbfixtures.py) unless ARGS name
+    one. Points OS_CLIENT_CONFIG_FILE at its clouds.yaml meanwhile."""
+    with contextlib.ExitStack() as stack:
+        if "--database-url" not in args:
+            args = [*args, *stack.enter_context(demo_database_arguments(state))]
+        yield stack.enter_context(_running_demo(args, state, port, timeout=timeout))
+
+
+@contextlib.contextmanager
+def _running_demo(args: list[str], state: pathlib.Path, port: int, *, timeout: float) -> Iterator[subprocess.Popen]:
     env = dict(os.environ, CASCADE_LOG=os.environ.get("CASCADE_LOG", "WARNING"))
+    previous_clouds = os.environ.get("OS_CLIENT_CONFIG_FILE")
     log_path = state / "demo.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -88,6 +115,11 @@ def running_demo(args: list[str], state: pathlib.Path, port: int, *, timeout: fl
         os.environ["OS_CLIENT_CONFIG_FILE"] = str(state / "clouds.yaml")
         yield process
     finally:
+        if os.environ.get("OS_CLIENT_CONFIG_FILE") == str(state / "clouds.yaml"):   # unless a later demo took it
+            if previous_clouds is None:
+                os.environ.pop("OS_CLIENT_CONFIG_FILE", None)
+            else:
+                os.environ["OS_CLIENT_CONFIG_FILE"] = previous_clouds
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -95,3 +127,37 @@ def running_demo(args: list[str], state: pathlib.Path, port: int, *, timeout: fl
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        # what a demo that could not stop them left (its own processes are in their own sessions)
+        processes.stop(processes.API, state)
+        processes.stop(processes.WORKER, state)
+        processes.stop_pids(processes.read_pids(state / "simcloud.pid"), marker="simcloud")
+
+
+def cascade_pids(state: pathlib.Path, kind: processes.Kind = processes.API) -> list[int]:
+    """The cascade's processes of a `--split` demo as their pid file names
+    them: API processes (DIR/cascade.pid), or workers with kind=processes.WORKER."""
+    return processes.read_pids(state / kind.pid_file)
+
+
+def kill_cascade(state: pathlib.Path, sig: int = signal.SIGKILL, *, kind: processes.Kind = processes.API,
+                 timeout: float = 30.0) -> list[int]:
+    """Send `sig` to every process of `kind` of a `--split` demo; returns
+    their pids once they are gone. The demo and simcloud keep running."""
+    pids = processes.signal_pids(cascade_pids(state, kind), sig, marker=processes.CASCADE_MARKER)
+    if not pids:
+        raise RuntimeError(f"no live cascade process in {state / kind.pid_file}")
+    if left := processes.wait_gone(pids, marker=processes.CASCADE_MARKER, timeout=timeout):
+        raise RuntimeError(f"cascade processes {left} outlived signal {sig}")
+    return pids
+
+
+def restart_cascade(state: pathlib.Path, *, kind: processes.Kind = processes.API, timeout: float = 60.0) -> list[int]:
+    """Start the processes of `kind` again, as many as their pid file named
+    (`cascade serve --config DIR/cascade.conf` for the API), and wait until
+    each prints `ready` (it answers); their pids replace the file's, so the
+    demo stops them when it stops."""
+    previous = cascade_pids(state, kind)
+    if any(processes.alive(pid, processes.CASCADE_MARKER) for pid in previous):
+        raise RuntimeError(f"processes of {state / kind.pid_file} still run: kill them first")
+    started = processes.start(kind, state, state / "cascade.conf", max(1, len(previous)), timeout=timeout)
+    return [process.pid for process in started]

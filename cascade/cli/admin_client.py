@@ -2,12 +2,16 @@
 with the service account named in cascade.conf (keystoneauth1)."""
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Callable
 
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
 from cascade.config import Settings
+
+
+ENDED = ("succeeded", "failed", "cancelled")
 
 
 class AdminClient:
@@ -30,3 +34,18 @@ class AdminClient:
                 message = response.text
             raise SystemExit(f"error {response.status_code}: {message}")
         return response.json() if response.content else None
+
+    def wait_job(self, job_id: str, *, interval: float = 1.0, timeout: float | None = None,
+                 progress: Callable[[dict], None] | None = None) -> dict:
+        """Poll a job until it ends (succeeded, failed or cancelled); returns it.
+        `progress` is shown each running state of the job as it is polled."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.call("GET", f"/jobs/{job_id}")["job"]
+            if job["state"] in ENDED:
+                return job
+            if progress is not None:
+                progress(job)
+            if deadline is not None and time.monotonic() > deadline:
+                raise SystemExit(f"job {job_id} still {job['state']} after {timeout} s")
+            time.sleep(interval)

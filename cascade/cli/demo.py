@@ -2,18 +2,42 @@
 `openstack` CLI.
 
 The sites come from simcloud (`--sites N` simulated sites and a shared
-Keystone, started as a child process) or from an existing `clouds.yaml`
-(`--sites-from FILE`: every cloud region in it, e.g. realstack's). Either
-way the same steps follow: write `DIR/cascade.conf` (the first cloud's
-Keystone, its user as the service account), serve the cascade from this
-process on SQLite in DIR, add each cloud region as a site (named and zoned
-after its region), register the cascade's endpoints in Keystone under
-region `Cascade` (a stale endpoint of an earlier run is replaced), make sure
-the tenant projects and users exist, write `DIR/clouds.yaml` (clouds
-cascade, cascade-alt, cascade-admin and one cloud per site, the demo user
-straight at that site), print `ready`, and run until interrupted. Every step
+Keystone, started as a process of its own, its pid in DIR/simcloud.pid) or
+from an existing `clouds.yaml` (`--sites-from FILE`: every cloud region in
+it, e.g. realstack's). Either way the same steps follow: write
+`DIR/cascade.conf` (the first cloud's Keystone, its user as the service
+account, SQLite in DIR unless `--database-url`), serve the cascade, add each
+cloud region as a site (named and zoned after its region), register the
+cascade's endpoints in Keystone under region `Cascade` (a stale endpoint of
+an earlier run is replaced), make sure the tenant projects and users exist,
+write `DIR/clouds.yaml` (clouds cascade, cascade-alt, cascade-admin and one
+cloud per site, the demo user straight at that site), print `ready`, and run
+until SIGINT or SIGTERM, which stop everything the demo started. Every step
 is idempotent, so a re-run over the same Keystone or DIR changes nothing it
-need not."""
+need not.
+
+The cascade is served from the demo's own process unless `--split` (implied
+by `--api-processes N` above 1 and by `--workers M`): then it runs as
+processes of its own, each in its own session, so that it can be killed
+and started again alone:
+
+- `cascade serve --config DIR/cascade.conf`, N of them (`--api-processes`)
+  sharing the port through SO_REUSEPORT (`reuse_port = true`), pids in
+  DIR/cascade.pid, output in DIR/cascade-<n>.log;
+- with `--workers M`, M `cascade worker` processes, pids in DIR/workers.pid,
+  output in DIR/worker-<n>.log; the API processes then run no worker
+  (`[jobs] run_in_api = false`).
+
+The demo completes its set-up against them, prints `ready` and then only
+waits: it supervises nothing, so a cascade process that dies stays dead and
+neither the demo nor simcloud stop for it. Whoever starts the cascade again
+(`cascade serve --config DIR/cascade.conf`) writes its pid into
+DIR/cascade.pid (tests/demoproc.py's `restart_cascade` does); on SIGINT or
+SIGTERM the demo stops the processes the pid files name at that moment,
+then simcloud. Several processes work over SQLite on one host, writers
+waiting for each other; they are meant for PostgreSQL (`--database-url`),
+and the demo says so.
+"""
 from __future__ import annotations
 
 import argparse
@@ -23,14 +47,15 @@ import dataclasses
 import json
 import pathlib
 import signal
-import subprocess
+import socket
 import sys
+import time
 from typing import Iterator
 
 import yaml
 
 from cascade import config
-from cascade.cli import serve
+from cascade.cli import processes, serve
 from cascade.cli.admin_client import AdminClient
 from cascade.cli.keystone_admin import KeystoneAdmin
 from cascade.cli.site import settings_of
@@ -53,6 +78,18 @@ def register(sub) -> None:
     p.add_argument("--simcloud-port", type=int, default=0, help="simcloud's Keystone port (0: any free port)")
     p.add_argument("--build-seconds", type=float, default=1.0, help="how long simulated servers take to build")
     p.add_argument("--site-config", help="simcloud per-site overrides (JSON or YAML)")
+    p.add_argument("--database-url", help="the cascade's database, e.g. postgresql://user@host/name "
+                                          "(default: SQLite in the state dir)")
+    p.add_argument("--split", action="store_true",
+                   help="run the cascade as processes of its own (pids in DIR/cascade.pid), which can be "
+                        "killed and started again alone with `cascade serve --config DIR/cascade.conf`")
+    p.add_argument("--api-processes", type=int, default=1, metavar="N",
+                   help="`cascade serve` processes sharing the port (SO_REUSEPORT); above 1 implies --split")
+    p.add_argument("--workers", type=int, default=0, metavar="M",
+                   help="`cascade worker` processes (pids in DIR/workers.pid) instead of a worker in each API "
+                        "process; implies --split")
+    p.add_argument("--option", action="append", default=[], metavar="SECTION.OPTION=VALUE",
+                   help="set a cascade.conf option of the demo's cascade (repeatable), e.g. sites.list_deadline=2")
     p.set_defaults(func=run)
 
 
@@ -76,23 +113,20 @@ def simcloud_backdrop(args: argparse.Namespace, state: pathlib.Path) -> Iterator
                "--state-dir", str(sim_dir), "--build-seconds", str(args.build_seconds)]
     if args.site_config:
         command += ["--site-config", args.site_config]
-    log = open(state / "simcloud.log", "ab")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, start_new_session=True)
+    simcloud = processes.launch(command, state / "simcloud.log")
+    pid_file = state / "simcloud.pid"
     try:
-        for line in process.stdout:
-            if line.strip() == b"ready":
-                break
-        else:
-            raise SystemExit(f"simcloud did not start; see {state / 'simcloud.log'}")
+        try:
+            processes.wait_ready([simcloud], timeout=60)
+        except processes.NotReady as exc:
+            raise SystemExit(f"simcloud did not start: {exc}") from None
+        processes.write_pids(pid_file, [simcloud.process.pid])
         sites = tuple(s["name"] for s in json.loads((sim_dir / "simcloud.json").read_text())["sites"])
         yield Backdrop(clouds_file=sim_dir / "clouds.yaml", site_clouds=sites, service_cloud="admin",
                        tenants={"cascade": "demo", "cascade-alt": "alt"})
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        processes.stop_pids([simcloud.process.pid], marker="simcloud")
+        pid_file.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -152,11 +186,15 @@ def keystone_section(cloud_region, region_name: str) -> config.KeystoneSection:
         project_domain_name=auth.get("project_domain_name", "Default"), region_name=region_name)
 
 
-def settings_for(state: pathlib.Path, keystone: config.KeystoneSection, port: int) -> config.Settings:
+def settings_for(state: pathlib.Path, keystone: config.KeystoneSection, port: int, *,
+                 database_url: str | None = None, api_processes: int = 1, workers: int = 0) -> config.Settings:
     return config.Settings(
-        DEFAULT=config.DefaultSection(listen=f"127.0.0.1:{port}", state_dir=str(state.resolve())),
-        database=config.DatabaseSection(connection=f"sqlite:///{(state / 'cascade.sqlite').resolve()}"),
+        DEFAULT=config.DefaultSection(listen=f"127.0.0.1:{port}", state_dir=str(state.resolve()),
+                                      reuse_port=api_processes > 1),
+        database=config.DatabaseSection(
+            connection=database_url or f"sqlite:///{(state / 'cascade.sqlite').resolve()}"),
         keystone=keystone,
+        jobs=config.JobsSection(run_in_api=workers == 0),
     )
 
 
@@ -209,20 +247,118 @@ def prepare(settings: config.Settings, backdrop: Backdrop, sites: dict[str, obje
     write_clouds(state, settings, backdrop, sites)
 
 
+def configure(args: argparse.Namespace, state: pathlib.Path,
+              backdrop: Backdrop) -> tuple[config.Settings, dict[str, object]]:
+    """The cascade's settings, written to DIR/cascade.conf, and the sites to add."""
+    regions = cloud_regions(backdrop)
+    settings = settings_for(state, keystone_section(service_region(backdrop, regions), args.region_name),
+                            args.port, database_url=args.database_url, api_processes=args.api_processes,
+                            workers=args.workers)
+    try:
+        settings = config.override(settings, args.option)
+    except ValueError as exc:
+        raise SystemExit(f"--option: {exc}") from None
+    config.write(settings, state / "cascade.conf")
+    return settings, site_regions(backdrop, regions)
+
+
+def backdrop_for(args: argparse.Namespace, state: pathlib.Path):
+    return existing_backdrop(args) if args.sites_from else simcloud_backdrop(args, state)
+
+
 async def main(args: argparse.Namespace) -> None:
+    """The cascade served from this process."""
     state = pathlib.Path(args.state_dir)
     state.mkdir(parents=True, exist_ok=True)
-    backdrop_of = existing_backdrop(args) if args.sites_from else simcloud_backdrop(args, state)
-    with backdrop_of as backdrop:
-        regions = cloud_regions(backdrop)
-        settings = settings_for(state, keystone_section(service_region(backdrop, regions), args.region_name),
-                                args.port)
-        config.write(settings, state / "cascade.conf")
-        sites = site_regions(backdrop, regions)
+    with backdrop_for(args, state) as backdrop:
+        settings, sites = configure(args, state, backdrop)
         await serve.serve_forever(settings, on_ready=lambda: asyncio.to_thread(
             prepare, settings, backdrop, sites, state))
 
 
+class Interrupted(Exception):
+    """SIGINT or SIGTERM reached the split demo."""
+
+
+def _interrupt(signum, frame) -> None:
+    # once: a second signal must not cut short the stopping of the processes
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Interrupted
+
+
+def ensure_port_free(port: int) -> None:
+    """SO_REUSEPORT would let the cascade share a port another server holds; refuse instead."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise SystemExit(f"port {port} is in use: {exc.strerror}") from None
+
+
+class CascadeProcesses:
+    """The split demo's cascade processes: started ready, then only waited
+    beside (a dead one is reaped, not replaced), stopped as the pid files
+    name them when the demo stops."""
+
+    def __init__(self, state: pathlib.Path) -> None:
+        self.state = state
+        self.started: list = []
+
+    def start(self, kind: processes.Kind, count: int) -> None:
+        if count > 0:
+            try:
+                self.started += processes.start(kind, self.state, self.state / "cascade.conf", count)
+            except processes.NotReady as exc:
+                raise SystemExit(f"the cascade did not start: {exc}") from None
+
+    def wait(self) -> None:
+        """Until SIGINT or SIGTERM (Interrupted)."""
+        while True:
+            time.sleep(0.5)
+            for process in self.started:   # reaped, or a killed one would linger as a zombie
+                process.poll()
+
+    def stop(self) -> None:
+        processes.stop(processes.API, self.state)
+        processes.stop(processes.WORKER, self.state)
+
+
+def main_split(args: argparse.Namespace) -> None:
+    """The cascade as processes of its own; this process only sets up, then waits."""
+    state = pathlib.Path(args.state_dir)
+    state.mkdir(parents=True, exist_ok=True)
+    if args.api_processes + args.workers > 1 and (args.database_url or "sqlite").startswith("sqlite"):
+        print(f"cascade demo: {args.api_processes + args.workers} processes share one SQLite file; writers "
+              "wait for each other (PostgreSQL, --database-url, is what several processes are for)",
+              file=sys.stderr, flush=True)
+    ensure_port_free(args.port)
+    with backdrop_for(args, state) as backdrop:
+        settings, sites = configure(args, state, backdrop)
+        cascade = CascadeProcesses(state)
+        try:
+            cascade.start(processes.API, 1)
+            prepare(settings, backdrop, sites, state)
+            # the others read the sites table as they start, so they know every site from their first request
+            cascade.start(processes.API, args.api_processes - 1)
+            cascade.start(processes.WORKER, args.workers)
+            print("ready", flush=True)
+            cascade.wait()
+        finally:
+            cascade.stop()
+
+
 def run(args: argparse.Namespace) -> int:
-    asyncio.run(main(args))
+    if args.api_processes < 1 or args.workers < 0:
+        raise SystemExit("--api-processes must be at least 1 and --workers at least 0")
+    if not (args.split or args.api_processes > 1 or args.workers):
+        asyncio.run(main(args))
+        return 0
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        main_split(args)
+    except Interrupted:
+        pass
     return 0

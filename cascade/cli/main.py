@@ -1,4 +1,4 @@
-"""The `cascade` command: serve, site, demo, config."""
+"""The `cascade` command: serve, worker, site, job, demo, config."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 
-from cascade.cli import demo, serve, site
+from cascade.cli import demo, job, serve, site, worker
 
 
 def parser() -> argparse.ArgumentParser:
@@ -16,16 +16,19 @@ def parser() -> argparse.ArgumentParser:
     serve.register(sub)
     site.register(sub)
     demo.register(sub)
+    job.register(sub)
+    worker.register(sub)
     config = sub.add_parser("config", help="configuration helpers")
     config_sub = config.add_subparsers(dest="config_command", required=True)
-    sample = config_sub.add_parser("sample", help="print a sample cascade.conf with every option")
+    sample = config_sub.add_parser("sample", help="print a sample cascade.conf with every option "
+                                                   "(etc/cascade.conf.sample is its output)")
     sample.set_defaults(func=_print_sample)
     return p
 
 
 def _print_sample(args: argparse.Namespace) -> int:
     from cascade.config import sample
-    print(sample())
+    sys.stdout.write(sample())
     return 0
 
 

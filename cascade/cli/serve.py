@@ -1,5 +1,6 @@
 """`cascade serve --config FILE`: the API (and, by default, its background
-loops) in one process."""
+loops and a job worker) in one process. Any number of them may serve one
+database; with `[DEFAULT] reuse_port` those of one host share one address."""
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,8 @@ async def start(settings: config.Settings) -> web.AppRunner:
     host, _, port = settings.DEFAULT.listen.rpartition(":")
     runner = web.AppRunner(build_app(settings), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host or "127.0.0.1", int(port), backlog=2048).start()
+    await web.TCPSite(runner, host or "127.0.0.1", int(port), backlog=2048,
+                      reuse_port=settings.DEFAULT.reuse_port).start()
     return runner
 
 

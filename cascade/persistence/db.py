@@ -134,5 +134,16 @@ class Database:
                 raise
             await session.commit()
 
+    @contextlib.asynccontextmanager
+    async def joined(self, session: AsyncSession | None) -> AsyncIterator[AsyncSession]:
+        """The caller's session when it gives one (the work joins its
+        transaction, which the caller ends), else a unit of work of its own.
+        Lets a store's write be one step of a caller's larger transaction."""
+        if session is not None:
+            yield session
+            return
+        async with self.session() as own:
+            yield own
+
     async def close(self) -> None:
         await self.engine.dispose()

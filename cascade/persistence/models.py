@@ -108,6 +108,7 @@ class ServerRow(Base):
     __table_args__ = (
         Index(None, "project_id", "created_at"),
         Index(None, "site_id"),
+        Index(None, "site_id", "deleted"),
     )
 
     top_id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
@@ -125,6 +126,8 @@ class ServerRow(Base):
     created_at: Mapped[datetime.datetime]
     updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # when status sync last wrote what the site said of it (None: never yet)
+    synced_at: Mapped[Optional[datetime.datetime]]
 
 
 class FlavorRow(Base):
@@ -275,3 +278,49 @@ class ServerGroupMemberRow(Base):
         String(UUID_LEN), ForeignKey("server_groups.id", ondelete="CASCADE"), primary_key=True)
     server_id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
     created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+
+
+class JobRow(Base):
+    """One job: work a worker leases, runs, retries with backoff, and ends.
+    A journal entry is a job begun already leased by the process doing the
+    work inline; if that process dies, its lease ends and a worker runs the
+    kind's recovery."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index(None, "state", "run_after"), Index(None, "kind", "state"))
+
+    id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    # at most one unfinished job per key (see uq_jobs_live_key below)
+    key: Mapped[Optional[str]] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int]
+    run_after: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    lease_owner: Mapped[Optional[str]] = mapped_column(String(255))
+    lease_expires_at: Mapped[Optional[datetime.datetime]]
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    result: Mapped[Optional[dict[str, Any]]]
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[Optional[datetime.datetime]]
+
+
+_LIVE_JOB = JobRow.state.in_(("queued", "running"))
+Index("uq_jobs_live_key", JobRow.key, unique=True, sqlite_where=_LIVE_JOB, postgresql_where=_LIVE_JOB)
+
+
+class SiteSyncRow(Base):
+    """Where the status sync of one site stands: the site's own timestamp to
+    ask changes-since from next, and when it last polled and swept."""
+
+    __tablename__ = "site_sync"
+
+    site_id: Mapped[str] = mapped_column(
+        String(UUID_LEN), ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    changes_since: Mapped[Optional[str]] = mapped_column(String(64))
+    polled_at: Mapped[Optional[datetime.datetime]]
+    swept_at: Mapped[Optional[datetime.datetime]]
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,9 +1,9 @@
 """The cached projection of servers: one row per top server with what a list
 needs (name, status, owner, timestamps) as last seen in its site.
 
-Status sync writes it in batches; the compute front reads it to answer for
-servers of a site that is down and to find a tenant's servers without asking
-every site.
+Status sync writes it in batches (`synced_at` says when it last did); the
+compute front reads it to answer for servers of a site that is down and to
+find a tenant's servers without asking every site; the admin API shows it.
 """
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import dataclasses
 import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from cascade.errors import NotFound
+from cascade.errors import BadRequest, NotFound
 from cascade.persistence.db import Database
 from cascade.persistence.models import ServerRow, utcnow
 
@@ -33,6 +34,7 @@ class ProjectedServer:
     task_state: str | None = None
     updated: str | None = None
     deleted: bool = False
+    synced_at: datetime.datetime | None = None   # when status sync last wrote the row
 
     @property
     def created_at(self) -> datetime.datetime:
@@ -62,6 +64,10 @@ def _values(server: ProjectedServer, now: datetime.datetime) -> dict[str, Any]:
     return values
 
 
+# ids per IN (...) list: far below every backend's bound-parameter limit
+CHUNK = 500
+
+
 def _not_found(top_id: str) -> NotFound:
     return NotFound(f"Instance {top_id} could not be found.", kind="server", resource_id=top_id)
 
@@ -73,14 +79,18 @@ class ServerProjection:
     async def upsert(self, server: ProjectedServer) -> None:
         await self.upsert_many([server])
 
-    async def upsert_many(self, servers: Iterable[ProjectedServer]) -> None:
-        """Insert or overwrite rows in one statement (a status sync batch)."""
+    async def upsert_many(self, servers: Iterable[ProjectedServer], *, session: AsyncSession | None = None,
+                          keep_deleted: bool = False) -> None:
+        """Insert or overwrite rows in one statement (a status sync batch);
+        with `session`, in the caller's transaction (an adoption batch). With
+        `keep_deleted`, a row already marked deleted stays so, whatever a
+        read made before that mark says (the sync racing a delete)."""
         now = utcnow()
         rows = [_values(server, now) for server in servers]
         if not rows:
             return
-        async with self._db.session() as session:
-            await session.execute(_upsert_statement(self._db.dialect), rows)
+        async with self._db.joined(session) as session:
+            await session.execute(_upsert_statement(self._db.dialect, keep_deleted=keep_deleted), rows)
 
     async def get(self, top_id: str) -> ProjectedServer:
         async with self._db.session() as session:
@@ -88,6 +98,47 @@ class ServerProjection:
             if row is None:
                 raise _not_found(top_id)
             return _server(row)
+
+    async def get_many(self, top_ids: Iterable[str]) -> dict[str, ProjectedServer]:
+        """The rows of `top_ids` there are, by top id (one session, chunked)."""
+        ids = list(dict.fromkeys(top_ids))
+        found: dict[str, ProjectedServer] = {}
+        async with self._db.session() as session:
+            for start in range(0, len(ids), CHUNK):
+                rows = await session.scalars(select(ServerRow).where(ServerRow.top_id.in_(ids[start:start + CHUNK])))
+                found.update((row.top_id, _server(row)) for row in rows)
+        return found
+
+    async def in_site(self, site_id: str, *, deleted: bool, written_before: datetime.datetime) -> list[str]:
+        """Top ids of a site's rows, live or deleted, last written before a moment."""
+        query = select(ServerRow.top_id).where(
+            ServerRow.site_id == site_id, ServerRow.deleted.is_(deleted), ServerRow.updated_at < written_before)
+        async with self._db.session() as session:
+            return list(await session.scalars(query))
+
+    async def page(self, *, site_id: str | None = None, project_id: str | None = None, status: str | None = None,
+                   include_deleted: bool = False, limit: int = 100, marker: str | None = None
+                   ) -> list[ProjectedServer]:
+        """Rows for an operator, newest created first; `marker` is the top id
+        of the previous page's last row (BadRequest if there is no such row)."""
+        query = select(ServerRow)
+        if site_id is not None:
+            query = query.where(ServerRow.site_id == site_id)
+        if project_id is not None:
+            query = query.where(ServerRow.project_id == project_id)
+        if status is not None:
+            query = query.where(ServerRow.status == status.upper())
+        if not include_deleted:
+            query = query.where(ServerRow.deleted.is_(False))
+        async with self._db.session() as session:
+            if marker is not None:
+                last = await session.get(ServerRow, marker)
+                if last is None:
+                    raise BadRequest(f"marker [{marker}] not found")
+                query = query.where(or_(ServerRow.created_at < last.created_at,
+                                        and_(ServerRow.created_at == last.created_at, ServerRow.top_id < last.top_id)))
+            query = query.order_by(ServerRow.created_at.desc(), ServerRow.top_id.desc()).limit(limit)
+            return [_server(row) for row in await session.scalars(query)]
 
     async def list_for_project(
         self, project_id: str | None, *, site_ids: Sequence[str] | None = None,
@@ -107,6 +158,12 @@ class ServerProjection:
         async with self._db.session() as session:
             return [_server(row) for row in await session.scalars(query)]
 
+    async def users_in_site(self, site_id: str) -> list[str]:
+        """The distinct owners (user ids) of a site's servers, sorted."""
+        query = select(ServerRow.user_id).distinct().where(ServerRow.site_id == site_id).order_by(ServerRow.user_id)
+        async with self._db.session() as session:
+            return list(await session.scalars(query))
+
     async def mark_deleted(self, top_id: str) -> None:
         async with self._db.session() as session:
             result = await session.execute(
@@ -121,9 +178,11 @@ class ServerProjection:
             await session.execute(delete(ServerRow).where(ServerRow.top_id == top_id))
 
 
-def _upsert_statement(dialect: str) -> Any:
+def _upsert_statement(dialect: str, *, keep_deleted: bool = False) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(ServerRow)
     changed = {name: statement.excluded[name] for name in (*_FIELDS, "created_at", "updated_at")
                if name != "top_id"}
+    if keep_deleted:
+        changed["deleted"] = or_(ServerRow.__table__.c.deleted, statement.excluded.deleted)
     return statement.on_conflict_do_update(index_elements=[ServerRow.top_id], set_=changed)

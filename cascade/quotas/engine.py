@@ -305,19 +305,29 @@ class QuotaEngine:
             limits.update(await view.limits(user_id))
         return limits
 
-    async def _in_use(self, view: ProjectQuotas, user_id: str | None = None, *, shown: bool = False) -> dict[str, int]:
+    async def _in_use(self, view: ProjectQuotas, user_id: str | None = None, *, shown: bool = False,
+                      counted: Iterable[str] | None = None) -> dict[str, int]:
+        """Usage of every resource; registered counters run only for the
+        resources `counted` (None: all). A counter reads in a session of its
+        own, so a check holding the project's write lock must not wait for
+        one it does not need (on SQLite the pool may be all taken by writers
+        waiting for that very lock)."""
         usage = dict.fromkeys(RESOURCES, 0)
         usage.update((await view.servers(user_id)).as_dict())
+        wanted = None if counted is None else set(counted)
         for resource, counter in self._counters.items():
+            if wanted is not None and resource not in wanted:
+                continue
             project_count, user_count = await counter(view.project_id, user_id)
             usage[resource] = project_count if user_id is None else (user_count or 0)
         if shown:
             usage.update(dict.fromkeys(_NOT_SHOWN_IN_USE, 0))
         return usage
 
-    async def _used(self, view: ProjectQuotas, user_id: str | None = None) -> dict[str, int]:
+    async def _used(self, view: ProjectQuotas, user_id: str | None = None, *,
+                    counted: Iterable[str] | None = None) -> dict[str, int]:
         """In use plus reserved: what a check adds to."""
-        usage = await self._in_use(view, user_id)
+        usage = await self._in_use(view, user_id, counted=counted)
         for resource, amount in (await view.reserved(user_id, now=self._clock())).items():
             if resource in usage:
                 usage[resource] += amount
@@ -326,11 +336,12 @@ class QuotaEngine:
     async def _scopes(self, view: ProjectQuotas, user_id: str, resources: Iterable[str]):
         """(project limits, project usage, user limits, user usage): the user's
         pair only when the user has a limit of their own on one of `resources`."""
+        resources = list(resources)
         own = await view.limits(user_id)
         scoped = any(resource in own for resource in resources)
-        return (await self._limits(view), await self._used(view),
+        return (await self._limits(view), await self._used(view, counted=resources),
                 await self._limits(view, user_id) if scoped else None,
-                await self._used(view, user_id) if scoped else None)
+                await self._used(view, user_id, counted=resources) if scoped else None)
 
     async def _settable(self, view: ProjectQuotas, user_id: str | None) -> dict[str, tuple[int, int]]:
         """{resource: (minimum, maximum)} a new limit must lie within (-1: no maximum)."""

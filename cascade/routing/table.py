@@ -17,7 +17,9 @@ import uuid
 from typing import Callable, Generic, Hashable, Iterable, TypeVar
 
 from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from cascade.errors import Conflict, NotFound
@@ -163,6 +165,31 @@ class RouteTable:
             raise Conflict(f"{kind} {bottom_id} of site {site_id} is already routed.") from None
         finally:
             self._cache.drop(kind, top_id, [(site_id, old_bottom), (site_id, bottom_id)])
+
+    async def bind_many(self, kind: str, site_id: str, copies: Iterable[tuple[str, str, str | None]], *,
+                        session: AsyncSession | None = None) -> list[tuple[str, str]]:
+        """Bound routes for copies a site already holds, (top id, bottom id,
+        project id) each, in one statement per chunk: an adoption's batch.
+        A copy whose bottom id (or top id) is already routed in that site is
+        skipped, so a batch run twice routes nothing twice. With `session`,
+        the rows are written in the caller's transaction. Returns the
+        (top id, bottom id) pairs recorded."""
+        now = utcnow()
+        rows = [{"kind": kind, "top_id": top_id, "site_id": site_id, "bottom_id": bottom_id,
+                 "project_id": project_id, "state": BOUND, "created_at": now, "updated_at": now}
+                for top_id, bottom_id, project_id in copies]
+        insert = postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert
+        recorded: list[tuple[str, str]] = []
+        try:
+            async with self._db.joined(session) as session:
+                for start in range(0, len(rows), CHUNK):
+                    statement = (insert(RouteRow).values(rows[start:start + CHUNK]).on_conflict_do_nothing()
+                                 .returning(RouteRow.top_id, RouteRow.bottom_id))
+                    recorded.extend((row.top_id, row.bottom_id) for row in await session.execute(statement))
+        finally:
+            for row in rows:
+                self._cache.drop(kind, row["top_id"], [(site_id, row["bottom_id"])])
+        return recorded
 
     async def resolve(self, kind: str, top_id: str, *, site_id: str | None = None) -> Route:
         """The route of a resource in one site or, without `site_id`, its first

@@ -1,18 +1,27 @@
 """Placement: which site a new resource goes to.
 
 Filters first (one function each; a site must pass all), then weighers (one
-function each; higher is better). Capacity is a soft filter: when no site has
+function each; higher is better). Sites that are down, disabled or draining
+take no new work; a site back from an outage takes a share of what it would
+get that rises to full over `[sites] recovery_seconds` (`shares`, from its
+breaker); `place` retries a placement on another site when the chosen one
+could not be reached at all. Capacity is a soft filter: when no site has
 room, the roomiest usable site gets the request and fails it the way its Nova
 does (ERROR, "No valid host was found"), exactly as a single cloud would.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterable, Mapping, Sequence
+import logging
+import random
+from typing import Awaitable, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from cascade import errors
 from cascade.sites.model import DOWN, ENABLED, Site
 from cascade.sites.versions import APIVersion
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +33,10 @@ class PlacementRequest:
     image_sites: frozenset[str] | None = None
     microversion: str | None = None
     group: "GroupConstraint | None" = None
+    # site id -> part of its full share of new work (a site back from an outage ramps up); absent: 1
+    shares: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    # names of the sites this request could not reach before they received anything (see `place`)
+    unreachable: frozenset[str] = frozenset()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +67,10 @@ def accepts_new_work(site: Site, req: PlacementRequest) -> bool:
 
 def is_up(site: Site, req: PlacementRequest) -> bool:
     return site.health != DOWN
+
+
+def not_tried(site: Site, req: PlacementRequest) -> bool:
+    return site.name not in req.unreachable
 
 
 def has_image(site: Site, req: PlacementRequest) -> bool:
@@ -110,8 +127,16 @@ HARD_FILTERS: Sequence[tuple[Filter, Callable[[PlacementRequest], errors.Cascade
     (is_up, lambda req: errors.SiteUnavailable(
         f"Availability zone {req.availability_zone} is unavailable." if req.availability_zone
         else "No availability zone is available now.", site=req.availability_zone or "*")),
+    (not_tried, lambda req: errors.SiteUnavailable("No availability zone is available now.", site="*")),
 )
 WEIGHERS: Sequence[Weigher] = (group_preference, free_ram)
+
+
+def _ramped(pool: list[Site], req: PlacementRequest) -> list[Site]:
+    """A site recovering from an outage takes a request with the chance of
+    its share; the others it would have had go to the rest of the pool."""
+    kept = [site for site in pool if random.random() < req.shares.get(site.id, 1.0)]
+    return kept or pool
 
 
 def rank(sites: Iterable[Site], req: PlacementRequest) -> list[Site]:
@@ -123,9 +148,26 @@ def rank(sites: Iterable[Site], req: PlacementRequest) -> list[Site]:
         if not candidates:
             raise error(req)
     with_room = [site for site in candidates if has_room(site, req)]
-    pool = with_room or candidates
+    pool = _ramped(with_room or candidates, req)
 
     def weight(site: Site) -> tuple:
         return tuple(-w(site, req) for w in WEIGHERS) + (site.position,)
 
     return sorted(pool, key=weight)
+
+
+async def place(req: PlacementRequest, attempt: Callable[[PlacementRequest], Awaitable[T]]) -> T:
+    """`attempt(req)` chooses a site for `req` (by `rank`) and does the work
+    there. When the chosen site could not be reached before it received
+    anything (`SiteUnreachable`: connection refused, breaker open) and the
+    tenant named no zone, the request is placed again without that site:
+    the site never saw it, so nothing can be made twice. Whatever else fails
+    (a timeout, an answer) is the attempt's outcome."""
+    while True:
+        try:
+            return await attempt(req)
+        except errors.SiteUnreachable as exc:
+            if req.availability_zone is not None or exc.site in req.unreachable:
+                raise
+            LOG.info("site %s could not be reached for a placement: placing again elsewhere", exc.site)
+            req = dataclasses.replace(req, unreachable=req.unreachable | {exc.site})

@@ -3,14 +3,18 @@
 Shaped like keystoneauth1's Session + Adapter: a connection pool (one
 aiohttp session per site), endpoints by service type from the site's catalog,
 microversion headers, deadlines, one retry of idempotent calls that could not
-even connect, and the site's circuit breaker. HTTP error statuses are
-returned, never raised (`raise_for_error` turns them into `SiteError` when
-the caller wants); what the tenant may see of a failure names the
-availability zone, never the site's URL.
+even connect, and the site's circuit breaker. Every call has one deadline
+(the caller's, else `request_timeout`) that covers its retry; when a probe
+finds the site not answering, `trip` ends the calls waiting on it at once.
+HTTP error statuses are returned, never raised (`raise_for_error` turns them
+into `SiteError` when the caller wants); what the tenant may see of a failure
+names the availability zone, never the site's URL. A failure that certainly
+sent nothing (refused connection, open breaker) is `SiteUnreachable`.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json as jsonlib
 import logging
@@ -22,7 +26,7 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from cascade.config import SitesSection
-from cascade.errors import NotAcceptable, SiteError, SiteUnavailable
+from cascade.errors import NotAcceptable, SiteError, SiteUnavailable, SiteUnreachable
 from cascade.identity.service_auth import ServiceAuth
 from cascade.sites.breaker import Breaker
 from cascade.sites.model import Site
@@ -105,6 +109,7 @@ class SiteClient:
         self.breaker = breaker or Breaker(settings.failure_threshold, settings.open_seconds)
         self._retry_delay = retry_delay
         self._http: aiohttp.ClientSession | None = None
+        self._in_flight: set[asyncio.Timeout] = set()     # deadlines of the calls waiting on the site
 
     @property
     def site(self) -> Site:
@@ -152,7 +157,8 @@ class SiteClient:
                       request_id: str | None = None, project_id: str | None = None) -> SiteResponse:
         """Call the site with a tenant's `token`. Raises `NotAcceptable` (before
         any call) for a compute microversion outside the site's range, and
-        `SiteUnavailable` when the site cannot be reached in time."""
+        `SiteUnavailable` when the site cannot be reached in time
+        (`SiteUnreachable` when it certainly received nothing)."""
         method = method.upper()
         sent_headers = self._headers(service, token, microversion, headers, request_id)
         url = self.url(service, path, project_id=project_id)
@@ -226,54 +232,75 @@ class SiteClient:
                 json_serialize=jsonlib.dumps)
         return self._http
 
-    def _unavailable(self, why: str) -> SiteUnavailable:
-        return SiteUnavailable(f"Availability zone {self._site.availability_zone} is unavailable: {why}.",
-                               site=self._site.name)
+    def _unavailable(self, why: str, *, reached: bool = True) -> SiteUnavailable:
+        kind = SiteUnavailable if reached else SiteUnreachable
+        return kind(f"Availability zone {self._site.availability_zone} is unavailable: {why}.", site=self._site.name)
+
+    def trip(self) -> None:
+        """The site stopped answering (a probe got no answer in time): its
+        breaker opens, and the calls waiting on it end now, as if their
+        deadlines had passed, instead of each waiting for its own."""
+        self.breaker.trip()
+        now = asyncio.get_running_loop().time()
+        for limit in list(self._in_flight):
+            with contextlib.suppress(RuntimeError):   # already expiring or left
+                limit.reschedule(now)
 
     async def _send(self, method: str, url: str, headers: dict[str, str], json: Any, params: Any,
                     timeout: float | None) -> SiteResponse:
         if not self.breaker.allow():
-            raise self._unavailable("too many recent failures, calls are suspended for a while")
+            raise self._unavailable("too many recent failures, calls are suspended for a while", reached=False)
         deadline = timeout or self._settings.request_timeout
         clock = asyncio.get_running_loop().time
         ends_at = clock() + deadline
         attempts = 2 if method in IDEMPOTENT_METHODS else 1
-        for attempt in range(1, attempts + 1):
-            # a retry gets what is left of the deadline, not a new one
-            client_timeout = aiohttp.ClientTimeout(total=max(ends_at - clock(), 0.001),
-                                                   sock_connect=self._settings.connect_timeout)
-            try:
-                # without a body, no Content-Type: aiohttp would say octet-stream, which Nova refuses (415)
-                async with self._session().request(method, url, headers=headers, json=json, params=params,
-                                                   timeout=client_timeout,
-                                                   skip_auto_headers=NO_BODY_HEADERS if json is None else ()
-                                                   ) as resp:
-                    raw = await resp.read()
-                    response = _response(resp, raw)
-                break
-            except aiohttp.ClientConnectorError as exc:
-                # nothing reached the site: safe to try an idempotent call once more
-                if (attempt < attempts and clock() + self._retry_delay < ends_at
-                        and not isinstance(exc, aiohttp.ClientConnectorCertificateError)):
-                    LOG.info("site %s: %s %s could not connect, retrying", self._site.name, method, url)
-                    await asyncio.sleep(self._retry_delay)
-                    continue
-                failure = self._failed(method, url, exc, "it could not be reached")
-            except asyncio.TimeoutError as exc:
-                failure = self._failed(method, url, exc, f"it did not answer within {deadline:g} seconds")
-            except aiohttp.ClientError as exc:
-                failure = self._failed(method, url, exc, "the connection failed")
-            raise failure
+        # one deadline for the call, retry included; `trip` may bring it forward
+        limit = asyncio.timeout_at(ends_at)
+        try:
+            async with limit:
+                self._in_flight.add(limit)
+                try:
+                    for attempt in range(1, attempts + 1):
+                        try:
+                            response = await self._attempt(method, url, headers, json, params)
+                            break
+                        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                            # nothing reached the site: safe to try an idempotent call once more
+                            if (attempt < attempts and clock() + self._retry_delay < ends_at
+                                    and not isinstance(exc, aiohttp.ClientConnectorCertificateError)):
+                                LOG.info("site %s: %s %s could not connect, retrying", self._site.name, method, url)
+                                await asyncio.sleep(self._retry_delay)
+                                continue
+                            raise self._failed(method, url, exc, "it could not be reached", reached=False) from None
+                        except aiohttp.ClientError as exc:
+                            raise self._failed(method, url, exc, "the connection failed") from None
+                finally:
+                    self._in_flight.discard(limit)
+        except TimeoutError as exc:
+            why = (f"it did not answer within {deadline:g} seconds" if limit.when() >= ends_at
+                   else "it stopped answering")
+            raise self._failed(method, url, exc, why) from None
         if response.status >= 500 and response.status != 501:
             self.breaker.record_failure()
         else:
             self.breaker.record_success()
         return response
 
-    def _failed(self, method: str, url: str, exc: BaseException, why: str) -> SiteUnavailable:
+    async def _attempt(self, method: str, url: str, headers: dict[str, str], json: Any, params: Any
+                       ) -> SiteResponse:
+        # the whole call's deadline is the caller's `asyncio.timeout`; aiohttp only bounds the connect
+        client_timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._settings.connect_timeout)
+        # without a body, no Content-Type: aiohttp would say octet-stream, which Nova refuses (415)
+        async with self._session().request(method, url, headers=headers, json=json, params=params,
+                                           timeout=client_timeout,
+                                           skip_auto_headers=NO_BODY_HEADERS if json is None else ()) as resp:
+            return _response(resp, await resp.read())
+
+    def _failed(self, method: str, url: str, exc: BaseException, why: str, *, reached: bool = True
+                ) -> SiteUnavailable:
         self.breaker.record_failure()
         LOG.warning("site %s: %s %s failed: %s %s", self._site.name, method, url, type(exc).__name__, exc)
-        return self._unavailable(why)
+        return self._unavailable(why, reached=reached)
 
 
 def _response(resp: aiohttp.ClientResponse, raw: bytes) -> SiteResponse:

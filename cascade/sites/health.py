@@ -9,7 +9,13 @@ also feed its circuit breaker, and after the breaker opens the first probe
 past `open_seconds` is its trial call.
 
 `HealthMonitor` probes every site concurrently every `interval` seconds and
-writes what it learns to the registry.
+writes what it learns to the registry. A site under suspicion (its breaker
+half-open, or real calls to it failing since its last success, or down) is
+probed every `SUSPECT_INTERVAL` instead, so a dead site is noticed within
+about a second of the first failed call and a recovered one as soon as its
+breaker lets a trial through. A probe that fails opens the site's breaker at
+once; one that got no answer at all also ends the calls waiting on the site
+(`SiteClient.trip`): a hung site is treated like a dead one.
 """
 from __future__ import annotations
 
@@ -20,7 +26,8 @@ import logging
 import time
 from typing import Any, Callable, Iterable, Mapping
 
-from cascade.errors import CascadeError
+from cascade.errors import CascadeError, SiteUnavailable
+from cascade.sites.breaker import CLOSED, HALF_OPEN
 from cascade.sites.client import SiteClient, SiteResponse, error_message, microversion_headers
 from cascade.sites.model import DEGRADED, DOWN, UP, Capacity
 from cascade.sites.versions import APIVersion
@@ -29,6 +36,8 @@ LOG = logging.getLogger(__name__)
 
 # os-hypervisors/statistics is gone from 2.88 on
 CAPACITY_MICROVERSION = APIVersion("2.87")
+# seconds between probes of a site under suspicion (at most the monitor's interval)
+SUSPECT_INTERVAL = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +48,7 @@ class ProbeResult:
     capacity: Capacity | None = None     # None when the site would not tell
     error: str | None = None
     elapsed: float = 0.0
+    answered: bool = True                # False: no answer at all (timed out, unreachable)
 
 
 def version_range(document: Any) -> tuple[str, str] | None:
@@ -78,7 +88,7 @@ def _describe(what: str, response: SiteResponse) -> str:
 
 async def probe(client: SiteClient, *, deadline: float | None = None,
                 clock: Callable[[], float] = time.monotonic) -> ProbeResult:
-    deadline = deadline or client.settings.list_deadline
+    deadline = deadline or client.settings.probe_deadline
     started = clock()
 
     def elapsed() -> float:
@@ -87,7 +97,8 @@ async def probe(client: SiteClient, *, deadline: float | None = None,
     try:
         versions = await client.service_request("compute", "GET", "", timeout=deadline)
     except CascadeError as exc:
-        return ProbeResult(DOWN, error=exc.message, elapsed=elapsed())
+        return ProbeResult(DOWN, error=exc.message, elapsed=elapsed(),
+                           answered=not isinstance(exc, SiteUnavailable))
     if not versions.ok:
         return ProbeResult(DOWN, error=_describe("compute version document", versions), elapsed=elapsed())
     found = version_range(versions.body)
@@ -122,7 +133,8 @@ async def _capacity(client: SiteClient, version: str, timeout: float) -> tuple[C
 
 
 class HealthMonitor:
-    """Probes all sites every `interval` seconds and reports to the registry.
+    """Probes every site every `interval` seconds (sites under suspicion every
+    `SUSPECT_INTERVAL`) and reports to the registry.
 
     `registry.update(site_id, **fields)` (plain or async) receives the health,
     microversion range and last error when they change, and the capacity
@@ -132,12 +144,17 @@ class HealthMonitor:
     """
 
     def __init__(self, registry: Any, clients: Callable[[], Iterable[SiteClient]] | Iterable[SiteClient]
-                 | Mapping[str, SiteClient], interval: float, *, deadline: float | None = None) -> None:
+                 | Mapping[str, SiteClient], interval: float, *, deadline: float | None = None,
+                 suspect_interval: float = SUSPECT_INTERVAL, clock: Callable[[], float] = time.monotonic) -> None:
         self._registry = registry
         self._clients = clients
         self._interval = interval
+        self._suspect_interval = min(suspect_interval, interval)
         self._deadline = deadline
+        self._clock = clock
         self._reported: dict[str, dict[str, str | None]] = {}   # site id -> last values written
+        self._probed_at: dict[str, float] = {}                  # site id -> when its last probe started
+        self._probing: dict[str, asyncio.Task] = {}             # site id -> its probe under way
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -146,33 +163,86 @@ class HealthMonitor:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        tasks = [t for t in [task, *self._probing.values()] if t is not None]
+        self._probing = {}
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def run_once(self) -> dict[str, ProbeResult]:
-        """Probe every site once, concurrently, and report; the results by site id."""
+        """Probe every site once, now and concurrently, and report; the results by site id.
+        The registry is read again first, so every process sees sites another one added or removed."""
+        await self._reload()
         clients = self._current_clients()
-        results = await asyncio.gather(*(probe(c, deadline=self._deadline) for c in clients),
-                                       return_exceptions=True)
-        report = {}
-        current = {client.site.id for client in clients}
-        self._reported = {site_id: values for site_id, values in self._reported.items() if site_id in current}
-        for client, result in zip(clients, results):
-            if isinstance(result, BaseException):
-                LOG.error("probe of site %s crashed", client.site.name, exc_info=result)
-                continue
-            report[client.site.id] = result
-            await self._report(client, result)
-        return report
+        self._forget_others({client.site.id for client in clients})
+        results = await asyncio.gather(*(self._probe(client) for client in clients))
+        return {client.site.id: result for client, result in zip(clients, results) if result is not None}
+
+    async def _reload(self) -> None:
+        if callable(getattr(self._registry, "load", None)):
+            try:
+                await self._registry.load()
+            except Exception:  # noqa: BLE001 - probe the sites already known
+                LOG.warning("could not reload the site registry", exc_info=True)
+
+    def due(self, client: SiteClient) -> bool:
+        """Whether `client`'s site should be probed now."""
+        site_id, breaker = client.site.id, client.breaker
+        if site_id in self._probing:
+            return False
+        state = breaker.state
+        if state not in (CLOSED, HALF_OPEN):
+            return False            # open: a probe would learn nothing; it is due again once half-open
+        last = self._probed_at.get(site_id)
+        if last is None:
+            return True
+        suspect = state == HALF_OPEN or breaker.consecutive_failures > 0 or client.site.health == DOWN
+        wait = self._suspect_interval if suspect else self._interval
+        return self._clock() - last >= wait
 
     async def _loop(self) -> None:
+        reloaded = self._clock()
         while True:
             try:
-                await self.run_once()
+                if self._clock() - reloaded >= self._interval:
+                    reloaded = self._clock()
+                    await self._reload()
+                clients = self._current_clients()
+                self._forget_others({client.site.id for client in clients})
+                for client in clients:
+                    if self.due(client):
+                        self._probing[client.site.id] = asyncio.get_running_loop().create_task(
+                            self._probe(client), name=f"cascade-probe:{client.site.name}")
             except Exception:  # noqa: BLE001 - the monitor must outlive a bad round
                 LOG.exception("health round failed")
-            await asyncio.sleep(self._interval)
+            await asyncio.sleep(self._suspect_interval)
+
+    async def _probe(self, client: SiteClient) -> ProbeResult | None:
+        site_id = client.site.id
+        self._probed_at[site_id] = self._clock()
+        try:
+            # a probe past a closed breaker reached the site; otherwise it was
+            # the half-open trial (whose failure reopens the breaker itself) or refused
+            was_closed = client.breaker.state == CLOSED
+            result = await probe(client, deadline=self._deadline)
+            if result.health == DOWN and was_closed:
+                if result.answered:
+                    client.breaker.trip()
+                else:
+                    client.trip()
+            await self._report(client, result)
+            return result
+        except Exception:  # noqa: BLE001 - one site's crash must not stop the others
+            LOG.exception("probe of site %s crashed", client.site.name)
+            return None
+        finally:
+            if self._probing.get(site_id) is asyncio.current_task():
+                del self._probing[site_id]
+
+    def _forget_others(self, current: set[str]) -> None:
+        """Drop what is kept of sites that are gone."""
+        self._reported = {site_id: values for site_id, values in self._reported.items() if site_id in current}
+        self._probed_at = {site_id: at for site_id, at in self._probed_at.items() if site_id in current}
 
     def _current_clients(self) -> list[SiteClient]:
         clients = self._clients() if callable(self._clients) else self._clients
@@ -190,6 +260,8 @@ class HealthMonitor:
             "compute_min_version"], "compute_max_version": result.compute_max_version or known[
             "compute_max_version"], "last_error": result.error}
         fields: dict[str, Any] = {name: value for name, value in now.items() if value != known[name]}
+        if site.health == DOWN and result.health != DOWN:
+            fields["health"] = result.health   # marked down by its breaker since this monitor's last report
         if "health" in fields:
             LOG.info("site %s is now %s%s", site.name, result.health, f": {result.error}" if result.error else "")
         if result.capacity is not None:

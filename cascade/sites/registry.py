@@ -133,6 +133,12 @@ class SiteRegistry:
             self._reorder()
             return record.site
 
+    def shares(self) -> dict[str, float]:
+        """Each site's part of its full share of new placements: below 1
+        while it ramps up after an outage (its breaker's view, per process)."""
+        return {site_id: client.breaker.share() for site_id, client in self._clients.items()
+                if client.breaker.share() < 1.0}
+
     async def update(self, site_id: str, **fields: Any) -> Site:
         """Change a site (state, health, capacity, versions, endpoints,
         last_error, ...). Only new endpoints or credentials replace its client."""

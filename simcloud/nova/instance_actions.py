@@ -16,7 +16,7 @@ from simcloud.nova.app import respond
 from simcloud.nova.context import ComputeContext, ctx
 from simcloud.nova.errors import bad_request, instance_not_found, not_found
 from simcloud.nova.server_list import MAX_LIMIT
-from simcloud.nova.model import Action, Server
+from simcloud.nova.model import Action, Server, create_request_id
 from simcloud.nova.store import ComputeStore
 from simcloud.nova.timefmt import microtime, parse_iso
 
@@ -58,7 +58,7 @@ def _create_action(server: Server) -> Action:
         finish = server.fault[2]
     else:
         finish = server.steps[-1][0] if server.steps else server.created_at
-    return Action("create", server.create_request_id, server.user_id, server.project_id,
+    return Action("create", create_request_id(server), server.user_id, server.project_id,
                   server.created_at, finish)
 
 

@@ -30,7 +30,7 @@ class Timing:
 
 def begin(server: Server, task_state: str | None, now: float, steps: list[Step]) -> None:
     server.task_state = task_state
-    server.updated_at = now
+    server.touch(now)
     server.schedule(steps)
 
 

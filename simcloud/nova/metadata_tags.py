@@ -58,7 +58,7 @@ class MetadataResource:
         quotas.check_metadata(self.store.quota_book, context.project_id, context.user_id,
                               len(metadata))
         server.metadata = metadata or None
-        server.updated_at = max(server.updated_at, self.store.clock())
+        server.touch(self.store.clock())
 
     async def index(self, request: web.Request) -> web.Response:
         V.no_query(ctx(request).version, request.query)
@@ -135,7 +135,7 @@ class TagsResource:
 
     def _touch(self, server: Server, tags: list[str]) -> None:
         server.tags = tags or None
-        server.updated_at = max(server.updated_at, self.store.clock())
+        server.touch(self.store.clock())
 
     async def index(self, request: web.Request) -> web.Response:
         _, server = self._server(request)

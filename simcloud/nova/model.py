@@ -6,12 +6,16 @@ dataclass, with empty collections stored as None. Transitions that take time
 are not tasks: a server carries the remaining `steps` of its current
 operation, each `(due, vm_state, task_state, power_state)`, and `settle(now)`
 applies the ones whose time has come whenever the server is read.
+
+A server in a store has the store as its `watcher`: `touch` (the one way to
+move `updated_at`) lets it keep its change order, and `schedule` tells it
+which servers have steps still to come.
 """
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
-from typing import Any
+import uuid
+from typing import Any, Protocol
 
 from simcloud.nova import states
 
@@ -25,12 +29,24 @@ AUTO_NICS: tuple[str | None, ...] = (None,)   # one NIC with an allocated addres
 
 def fixed_ip(seq: int, nic: int = 0) -> str:
     """The address a server's NIC gets when none was asked: stable, in 10.0.0.0/8."""
-    return str(ipaddress.IPv4Address((10 << 24) + ((seq * 4 + nic + 2) % (1 << 24))))
+    value = (seq * 4 + nic + 2) % (1 << 24)
+    return f"10.{value >> 16}.{(value >> 8) & 0xFF}.{value & 0xFF}"
 
 
 def mac_address(seq: int, nic: int = 0) -> str:
     value = (seq * 4 + nic) & 0xFFFFFF
     return "fa:16:3e:%02x:%02x:%02x" % (value >> 16, (value >> 8) & 0xFF, value & 0xFF)
+
+
+_REQUEST_IDS = uuid.UUID("0c8a3e36-5a55-4d0e-9c41-2f0e3a8b6d71")
+
+
+def create_request_id(server: "Server") -> str:
+    """The request that created the server: kept, or for servers made
+    without one (preloaded), derived from the server's id."""
+    if server.create_request_id is not None:
+        return server.create_request_id
+    return f"req-{uuid.uuid5(_REQUEST_IDS, server.id)}"
 
 
 @dataclasses.dataclass(slots=True, eq=False)
@@ -84,6 +100,14 @@ class Action:
     finish_time: float
 
 
+class ServerWatcher(Protocol):
+    def move(self, server: "Server", updated_at: float) -> None:
+        """Set `server.updated_at`, keeping whatever is ordered by it."""
+
+    def scheduled(self, server: "Server") -> None:
+        """`server` has steps to apply later."""
+
+
 @dataclasses.dataclass(slots=True, eq=False)
 class Server:
     seq: int                      # Nova's internal id: creation order within the site
@@ -94,8 +118,8 @@ class Server:
     image_id: str                 # "" when booted from a volume
     flavor: Flavor                # the flavor as it was when applied (Nova embeds a copy)
     created_at: float
-    updated_at: float
-    create_request_id: str
+    updated_at: float             # moved only by touch()
+    create_request_id: str | None  # None: derived from the id (see create_request_id())
     vm_state: str = states.BUILDING
     task_state: str | None = "scheduling"
     power_state: int = states.NOSTATE
@@ -136,6 +160,7 @@ class Server:
     # them for the server's snapshots; one shared tuple per creator
     creator: tuple[str, str, str] | None = None
     shelved_image_id: str | None = None              # the snapshot a shelve made
+    watcher: ServerWatcher | None = None             # the store holding it
 
     @property
     def status(self) -> str:
@@ -175,7 +200,7 @@ class Server:
                 # off its host: back to the zone it asked for, if any
                 self.host, self.availability_zone = None, self.pinned_az
             self.vm_state, self.task_state, self.power_state = vm_state, task_state, power_state
-            self.updated_at = due
+            self.touch(due)
         else:
             index = len(steps)
         self.steps = steps[index:] or None
@@ -183,6 +208,17 @@ class Server:
 
     def schedule(self, steps: list[Step]) -> None:
         self.steps = tuple(steps) if steps else None
+        if self.steps is not None and self.watcher is not None:
+            self.watcher.scheduled(self)
+
+    def touch(self, when: float) -> None:
+        """The server changed at `when` (`updated_at` never goes back)."""
+        if when <= self.updated_at:
+            return
+        if self.watcher is None:
+            self.updated_at = when
+        else:
+            self.watcher.move(self, when)
 
     def record(self, action: Action) -> None:
         if self.actions is None:

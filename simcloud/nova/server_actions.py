@@ -196,7 +196,7 @@ class ServerActions:
             return web.Response(status=202)
         server.locked_by = "owner" if is_owner else "admin"
         server.locked_reason = reason
-        server.updated_at = max(server.updated_at, self.store.clock())
+        server.touch(self.store.clock())
         return self._accepted(context, server, "lock")
 
     async def unlock(self, request, context, server, body, args) -> web.Response:
@@ -205,7 +205,7 @@ class ServerActions:
             raise policy_forbidden("os_compute_api:os-lock-server:unlock:unlock_override")
         server.locked_by = None
         server.locked_reason = None
-        server.updated_at = max(server.updated_at, self.store.clock())
+        server.touch(self.store.clock())
         return self._accepted(context, server, "unlock")
 
     async def resize(self, request, context, server, body, args) -> web.Response:
@@ -298,7 +298,7 @@ class ServerActions:
         server.steps = None
         server.vm_state = S.ERROR if args["state"] == "error" else S.ACTIVE
         server.task_state = None
-        server.updated_at = self.store.clock()
+        server.touch(self.store.clock())
         return self._accepted(context, server, "resetState")
 
     async def inject_network_info(self, request, context, server, body, args) -> web.Response:

@@ -6,9 +6,14 @@ Nova sorts by the keys asked for (default `created_at` desc) and then by
 `uuid` ascending, which it adds to make the order total across cells; only
 when every key asked for is one it ignores does it fall back to created_at
 and its internal id, descending. Times compare at whole seconds (MySQL), so
-servers created in the same second come in uuid order. The default order
-walks the project's index (creation order) one second at a time from the
-marker and stops after `limit` matches; other sort keys sort the scope.
+servers created in the same second come in uuid order.
+
+A page walks one of the orders the scope (the project, or the site for
+`all_tenants`) is kept in, from the marker, and stops after `limit` matches:
+creation order one second at a time for the default sort, change order for
+`updated_at`, uuid order for `uuid`. `changes-since`/`changes-before` take
+the changed servers from the change order by bisection and sort only those.
+Other sort keys sort the whole scope.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from simcloud.nova import validation as V
 from simcloud.nova.context import ComputeContext
 from simcloud.nova.errors import bad_request, forbidden, policy_forbidden
 from simcloud.nova.model import Server
+from simcloud.nova.server_index import SortedServers
 from simcloud.nova.server_views import hostname
 from simcloud.nova.store import ComputeStore
 from simcloud.nova.timefmt import parse_iso
@@ -160,6 +166,7 @@ class ServerQuery:
             if key in _JOINED or key.startswith("_"):
                 raise bad_request(f"Invalid filter field: {key}.")
         self.empty = False
+        self.changed: tuple[float | None, float | None] | None = None   # [from, until)
         self.checks: list[Callable[[Server], bool]] = []
         self.project_scope: str | None = ctx.project_id
         self._filters(opts)
@@ -192,6 +199,10 @@ class ServerQuery:
             add(lambda s: math.floor(s.updated_at) >= since)
         if before is not None:
             add(lambda s: math.floor(s.updated_at) <= before)
+        if since is not None or before is not None:
+            # the same bounds on the exact times, for a bisect of the change order
+            self.changed = (None if since is None else math.ceil(since),
+                            None if before is None else math.floor(before) + 1)
         if "deleted" in one:
             wanted = V.to_bool(one["deleted"], default=False)
             add(lambda s: s.deleted == wanted)
@@ -332,6 +343,11 @@ class ServerQuery:
         return all(check(server) for check in self.checks)
 
     def page(self) -> list[Server]:
+        """Walks an order the scope is kept in when the request allows:
+        the change order for `changes-since`/`changes-before` (then only
+        the changed servers are sorted), creation order for the default
+        sort, change order for `updated_at`, uuid order for `uuid`; any
+        other sort sorts the whole scope."""
         marker = None
         if self.marker is not None:
             marker = self.store.get_any(self.marker)
@@ -339,15 +355,29 @@ class ServerQuery:
                 raise bad_request(f"marker [{self.marker}] not found")
         if self.empty or self.limit == 0:
             return []
-        scope = self.store.scope(self.project_scope)
-        if self.sort_keys == ["created_at", "uuid"] and self.sort_dirs[1] == "asc":
-            walk = _by_second(self.store, scope, descending=self.sort_dirs[0] == "desc",
-                              marker=marker)
-            return _take(walk, self.matches, self.limit)
         now = self.store.clock()
+        scope = self.store.scope(self.project_scope)
+        if self.changed is not None:
+            self.store.settle_all(now)
+            return self._sorted(scope.changed_between(*self.changed), marker, now)
+        keys, dirs = self.sort_keys, self.sort_dirs
+        descending = dirs[0] == "desc"
+        if keys == ["created_at", "uuid"] and dirs[1] == "asc":
+            walk = _by_second(scope.by_creation, _created_second, descending, marker, now)
+        elif keys == ["updated_at", "uuid"] and dirs[1] == "asc":
+            self.store.settle_all(now)
+            walk = _by_second(scope.by_change, _updated_second, descending, marker, now)
+        elif keys == ["uuid"]:
+            walk = _by_uuid(scope.by_uuid, descending, marker, now)
+        else:
+            return self._sorted(scope.by_creation.items, marker, now)
+        return _take(walk, self.matches, self.limit)
+
+    def _sorted(self, servers: list[Server], marker: Server | None, now: float) -> list[Server]:
+        """The page among `servers`, by sorting those that match."""
         key, descending = self.sort_key()
         candidates = []
-        for server in scope:
+        for server in servers:
             server.settle(now)
             if self.matches(server):
                 candidates.append((key(server), server.seq, server))
@@ -358,34 +388,52 @@ class ServerQuery:
         return [c[2] for c in pick(self.limit, candidates, key=lambda c: c[0])]
 
 
-def _second(server: Server) -> int:
+def _created_second(server: Server) -> int:
     return int(server.created_at)
 
 
-def _by_second(store: ComputeStore, scope: list[Server], *, descending: bool,
-               marker: Server | None) -> Iterator[Server]:
-    """created_at (whole seconds, desc or asc), then uuid asc, after `marker`:
-    the scope is in creation order, so each second is a contiguous run."""
-    now = store.clock()
+def _updated_second(server: Server) -> int:
+    return int(server.updated_at)
+
+
+def _by_second(order: SortedServers, second: Callable[[Server], int], descending: bool,
+               marker: Server | None, now: float) -> Iterator[Server]:
+    """A time in whole seconds (desc or asc), then uuid asc, after `marker`:
+    `order` is sorted by that time, so each second is a contiguous run."""
+    scope = order.items
     if descending:
         index = len(scope) if marker is None else bisect.bisect_right(
-            scope, _second(marker), key=_second)
+            scope, second(marker), key=second)
     else:
-        index = 0 if marker is None else bisect.bisect_left(scope, _second(marker), key=_second)
+        index = 0 if marker is None else bisect.bisect_left(scope, second(marker), key=second)
     while 0 < index if descending else index < len(scope):
-        second = _second(scope[index - 1] if descending else scope[index])
+        this = second(scope[index - 1] if descending else scope[index])
         if descending:
-            start = bisect.bisect_left(scope, second, 0, index, key=_second)
+            start = bisect.bisect_left(scope, this, 0, index, key=second)
             run, index = scope[start:index], start
         else:
-            end = bisect.bisect_right(scope, second, index, key=_second)
+            end = bisect.bisect_right(scope, this, index, key=second)
             run, index = scope[index:end], end
         run = sorted(run, key=lambda s: s.id)
-        if marker is not None and second == _second(marker):
+        if marker is not None and this == second(marker):
             run = [s for s in run if s.id > marker.id]
         for server in run:
             server.settle(now)
             yield server
+
+
+def _by_uuid(order: SortedServers, descending: bool, marker: Server | None,
+             now: float) -> Iterator[Server]:
+    scope = order.items
+    if descending:
+        index = len(scope) if marker is None else order.first_at(marker.id)
+        picked = (scope[i] for i in range(index - 1, -1, -1))
+    else:
+        index = 0 if marker is None else bisect.bisect_right(scope, marker.id, key=order.key)
+        picked = (scope[i] for i in range(index, len(scope)))
+    for server in picked:
+        server.settle(now)
+        yield server
 
 
 def _take(servers: Iterable[Server], keep: Callable[[Server], bool], limit: int) -> list[Server]:
@@ -396,4 +444,3 @@ def _take(servers: Iterable[Server], keep: Callable[[Server], bool], limit: int)
             if len(page) >= limit:
                 break
     return page
-

@@ -20,12 +20,14 @@ def basic(ctx: ComputeContext, server: Server) -> dict:
     return {"id": server.id, "name": server.name, "links": ctx.links("servers", server.id)}
 
 
+_SPACES = re.compile(r"[ _]")
+_NOT_IN_HOSTNAMES = re.compile(r"[^\w.-]+", flags=re.ASCII)
+
+
 def default_hostname(name: str) -> str:
     """Nova's sanitize_hostname of the display name."""
-    text = re.sub(r"[ _]", "-", name.lower())
-    text = re.sub(r"[^\w.-]+", "", text, flags=re.ASCII)
-    text = text[:63].strip(".-")
-    return text
+    text = _NOT_IN_HOSTNAMES.sub("", _SPACES.sub("-", name.lower()))
+    return text[:63].strip(".-")
 
 
 def hostname(server: Server) -> str:

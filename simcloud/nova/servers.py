@@ -134,7 +134,7 @@ class ServersResource:
             server.access_ipv6 = V.normal_ip(changes["accessIPv6"])
         if "OS-DCF:diskConfig" in changes:
             server.auto_disk_config = changes["OS-DCF:diskConfig"] == "AUTO"
-        server.updated_at = max(server.updated_at, self.store.clock())
+        server.touch(self.store.clock())
         return respond({"server": server_views.full(context, server, mode="update",
                                                     host_status=self.host_status())})
 

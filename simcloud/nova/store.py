@@ -2,22 +2,25 @@
 keypairs, server groups, the site's capacity and the projects' quotas.
 
 Indexes are kept so that a list never walks servers it cannot return: by id,
-per project in creation order (for the tenant's list and its usage counters)
-and site-wide in creation order (for `all_tenants`). Deleted servers stay as
-tombstones (Nova keeps deleted rows; `changes-since` shows them) until
-`tombstone_seconds` after their deletion.
+and per project and site-wide (for `all_tenants`) in creation, uuid and
+change order (`simcloud.nova.server_index`). The store watches its servers
+(`model.ServerWatcher`): it moves a server in the change orders when its
+`updated_at` moves, and keeps the servers that have timed steps to come, so
+that a list by change settles only those before it bisects. Deleted servers
+stay as tombstones (Nova keeps deleted rows; `changes-since` shows them)
+until `tombstone_seconds` after their deletion.
 """
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import heapq
 import itertools
 import uuid
-from typing import Callable, Iterator
+from typing import Callable
 
 from simcloud.nova.model import Flavor, Keypair, Server, ServerGroup
 from simcloud.nova.quotas import QuotaBook, Quotas
+from simcloud.nova.server_index import ScopeServers
 
 __all__ = ["Capacity", "ComputeStore", "ProjectServers", "Quotas"]
 
@@ -31,7 +34,7 @@ class Capacity:
 
 @dataclasses.dataclass(slots=True)
 class ProjectServers:
-    servers: list[Server] = dataclasses.field(default_factory=list)   # seq order, tombstones too
+    servers: ScopeServers = dataclasses.field(default_factory=ScopeServers)  # tombstones too
     instances: int = 0
     cores: int = 0
     ram: int = 0
@@ -59,10 +62,6 @@ DEFAULT_FLAVORS = (
 _FLAVOR_NAMESPACE = uuid.UUID("7b0e5c4e-1f5a-4c1b-9a59-5d6f1c3b2a10")
 
 
-def _seq_key(server: Server) -> int:
-    return server.seq
-
-
 class ComputeStore:
     def __init__(self, *, site_name: str, availability_zone: str, capacity: Capacity,
                  quotas: Quotas, clock: Callable[[], float],
@@ -80,8 +79,9 @@ class ComputeStore:
         self.used = Capacity(0, 0, 0)
         self.running_vms = 0
         self.by_id: dict[str, Server] = {}
-        self.everyone: list[Server] = []
+        self.everyone = ScopeServers()
         self.projects: dict[str, ProjectServers] = {}
+        self._unsettled: set[Server] = set()      # servers with steps to come (or just done)
         self._tombstones: list[tuple[float, int, str]] = []   # heap of (purge time, seq, id)
         self._seq = itertools.count(1)
         self._last_created = 0.0
@@ -112,12 +112,45 @@ class ComputeStore:
         return self._last_created
 
     def add_server(self, server: Server) -> None:
-        self.by_id[server.id] = server
-        self.everyone.append(server)
-        project = self.projects.setdefault(server.project_id, ProjectServers())
-        project.servers.append(server)
-        project.charge(server.user_id, 1, server.flavor.vcpus, server.flavor.ram)
+        self.add_servers([server])
 
+    def add_servers(self, servers: list[Server]) -> None:
+        """New servers, created in this order (a batch is indexed in one sort)."""
+        per_project: dict[str, list[Server]] = {}
+        for server in servers:
+            self.by_id[server.id] = server
+            server.watcher = self
+            if server.steps is not None:
+                self._unsettled.add(server)
+            per_project.setdefault(server.project_id, []).append(server)
+        self.everyone.add_all(servers)
+        for project_id, batch in per_project.items():
+            project = self.projects.setdefault(project_id, ProjectServers())
+            project.servers.add_all(batch)
+            for server in batch:
+                project.charge(server.user_id, 1, server.flavor.vcpus, server.flavor.ram)
+
+    # ---- model.ServerWatcher -------------------------------------------
+    def move(self, server: Server, updated_at: float) -> None:
+        scopes = (self.everyone, self.project(server.project_id).servers)
+        for scope in scopes:
+            scope.by_change.remove(server)
+        server.updated_at = updated_at
+        for scope in scopes:
+            scope.by_change.add(server)
+
+    def scheduled(self, server: Server) -> None:
+        self._unsettled.add(server)
+
+    def settle_all(self, now: float) -> None:
+        """Apply every step due by `now`, so that the change orders are true
+        at `now` (a list by change order reads them without settling)."""
+        for server in list(self._unsettled):
+            server.settle(now)
+            if server.steps is None:
+                self._unsettled.discard(server)
+
+    # ---- lookups -------------------------------------------------------
     def get(self, server_id: str) -> Server | None:
         """The server, settled to now; None when unknown or deleted."""
         server = self.by_id.get(server_id)
@@ -136,30 +169,11 @@ class ComputeStore:
     def project(self, project_id: str) -> ProjectServers:
         return self.projects.get(project_id) or ProjectServers()
 
-    def scope(self, project_id: str | None) -> list[Server]:
-        """Servers of one project, or of the whole site, in creation order."""
+    def scope(self, project_id: str | None) -> ScopeServers:
+        """Servers of one project, or of the whole site."""
         if project_id is None:
             return self.everyone
         return self.project(project_id).servers
-
-    def iterate(self, scope: list[Server], *, descending: bool,
-                after_seq: int | None = None) -> Iterator[Server]:
-        """Walk a scope in creation order from just past `after_seq`, settling."""
-        now = self.clock()
-        if descending:
-            end = len(scope) if after_seq is None else bisect.bisect_left(
-                scope, after_seq, key=_seq_key)
-            for index in range(end - 1, -1, -1):
-                server = scope[index]
-                server.settle(now)
-                yield server
-        else:
-            start = 0 if after_seq is None else bisect.bisect_right(
-                scope, after_seq, key=_seq_key)
-            for index in range(start, len(scope)):
-                server = scope[index]
-                server.settle(now)
-                yield server
 
     def start_delete(self, server: Server, done_at: float) -> None:
         """Release what the server holds now; it vanishes at `done_at`."""
@@ -194,14 +208,13 @@ class ComputeStore:
         """Forget tombstones older than the retention time."""
         now = self.clock()
         while self._tombstones and self._tombstones[0][0] <= now:
-            _, seq, server_id = heapq.heappop(self._tombstones)
+            _, _, server_id = heapq.heappop(self._tombstones)
             server = self.by_id.pop(server_id, None)
             if server is None:
                 continue
             for scope in (self.everyone, self.project(server.project_id).servers):
-                index = bisect.bisect_left(scope, seq, key=_seq_key)
-                if index < len(scope) and scope[index] is server:
-                    del scope[index]
+                scope.remove(server)
+            self._unsettled.discard(server)
 
     # ---- capacity ----------------------------------------------------
     def occupy(self, server: Server) -> None:

@@ -4,14 +4,17 @@ except the few fields Nova prints with microseconds and no zone."""
 from __future__ import annotations
 
 import datetime
+import time
 
 _UTC = datetime.timezone.utc
 
 
+# time.strftime over gmtime: a third of datetime's cost, which shows in
+# pages of 1000 servers
 def isotime(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.datetime.fromtimestamp(ts, _UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(ts)))
 
 
 def microtime(ts: float | None) -> str | None:
@@ -19,7 +22,7 @@ def microtime(ts: float | None) -> str | None:
     which are always 0 as Nova's MySQL columns keep whole seconds."""
     if ts is None:
         return None
-    return datetime.datetime.fromtimestamp(int(ts), _UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000000", time.gmtime(int(ts)))
 
 
 def parse_iso(text: str) -> float | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from simcloud.nova.preload import Tenant
 from simcloud.site import Site, SiteConfig
 from simcloud.tokens import TokenInfo
 
@@ -99,6 +100,9 @@ class SiteHarness:
 
 
 KNOWN_PROJECTS = {"p-one", "p-two", "p-admin"}
+# who owns a site's preloaded servers, round-robin: alice's project, then carol's
+TENANTS = (Tenant("p-one", "u-alice", "p-one", "alice"),
+           Tenant("p-two", "u-carol", "p-two", "carol"))
 
 
 async def active_server(site: SiteHarness, name: str = "vm", **kw: Any) -> str:
@@ -118,7 +122,8 @@ async def start_site(**config: Any) -> SiteHarness:
     """A site whose Keystone knows the projects of `TOKENS`."""
     clock = FakeClock()
     cfg = SiteConfig(name=config.pop("name", "site1"), region="site1", **config)
-    site = Site(cfg, TOKENS.get, clock=clock, project_exists=KNOWN_PROJECTS.__contains__)
+    site = Site(cfg, TOKENS.get, clock=clock, project_exists=KNOWN_PROJECTS.__contains__,
+                tenants=TENANTS)
     client = TestClient(TestServer(site.app(), host="127.0.0.1"))
     await client.start_server()
     return SiteHarness(client, site, clock)

@@ -189,22 +189,40 @@ async def keypair_in_site(rt: Runtime, ctx: RequestContext, keypair: Keypair, si
         if keypair.id in await rt.routes.bottom_ids("keypair", site.id, [keypair.id]):
             return
         client = rt.registry.client(site.id)
-        body = {"keypair": {"name": keypair.name, "public_key": keypair.public_key}}
-        microversion = None
-        if keypair.type != "ssh":
-            body["keypair"]["type"] = keypair.type
-            microversion = "2.2"
-        response = await client.request("compute", "POST", "/os-keypairs", token=ctx.token, json=body,
-                                        microversion=microversion, request_id=ctx.request_id)
+        response = await _post_keypair(client, ctx, keypair)
         if response.status == 409:
             existing = await client.request("compute", "GET", f"/os-keypairs/{keypair.name}", token=ctx.token)
             client.raise_for_error(existing)
             if existing.body["keypair"]["public_key"].strip() != keypair.public_key.strip():
-                raise errors.Conflict(f"Key pair '{keypair.name}' already exists with another key in "
-                                      f"availability zone {site.availability_zone}.")
+                await _replace_stale_keypair(rt, ctx, client, keypair, site)
         else:
             client.raise_for_error(response)
         await _bind(rt, "keypair", keypair.id, site, keypair_bottom_id(keypair), project_id=None)
+
+
+async def _post_keypair(client, ctx: RequestContext, keypair: Keypair):
+    body = {"keypair": {"name": keypair.name, "public_key": keypair.public_key}}
+    microversion = None
+    if keypair.type != "ssh":
+        body["keypair"]["type"] = keypair.type
+        microversion = "2.2"
+    return await client.request("compute", "POST", "/os-keypairs", token=ctx.token, json=body,
+                                microversion=microversion, request_id=ctx.request_id)
+
+
+async def _replace_stale_keypair(rt: Runtime, ctx: RequestContext, client, keypair: Keypair, site: Site) -> None:
+    """The site holds another key under this name: the copy of a deleted key
+    pair of the same name (its route still there, its deletion not yet
+    carried) is replaced; anything else is the site's own and refused."""
+    stale = (await rt.routes.top_ids("keypair", site.id, [keypair_bottom_id(keypair)])).get(keypair_bottom_id(keypair))
+    if stale is None or stale == keypair.id:
+        raise errors.Conflict(f"Key pair '{keypair.name}' already exists with another key in "
+                              f"availability zone {site.availability_zone}.")
+    dropped = await client.request("compute", "DELETE", f"/os-keypairs/{keypair.name}", token=ctx.token)
+    if dropped.status not in (202, 204, 404):
+        client.raise_for_error(dropped)
+    await rt.routes.forget("keypair", stale, site_id=site.id)
+    client.raise_for_error(await _post_keypair(client, ctx, keypair))
 
 
 # ---- images ----------------------------------------------------------------

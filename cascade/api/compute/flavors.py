@@ -3,10 +3,10 @@
 Served from the cascade's own tables, with Nova's schemas, policies (admins
 manage, everyone reads what they may see), wording and microversions (2.55
 description, 2.61 extra specs in flavor bodies, 2.86 extra spec validation).
-An admin's create is copied to every reachable site at once; later changes
-(extra specs, access, description) are pushed to every site copy, best
-effort: a site missed gets a complete copy, or the project's access, when a
-server is placed there (`dependencies.flavor_in_site`)."""
+An admin's create is copied to every site that takes placements at once;
+later changes (extra specs, access, description) and the delete are carried
+to every site copy (`consistency.copies`): at once, and by a job retried
+with backoff for a site that cannot take them now."""
 from __future__ import annotations
 
 import logging
@@ -15,14 +15,14 @@ from typing import Any
 from aiohttp import web
 
 from cascade import errors
-from cascade.api import patterns
 from cascade.api.compute import dependencies, extra_spec_rules, server_views
 from cascade.api.compute.common import body_of, context, reply, require_admin, runtime_of
 from cascade.api.compute.schemas import validate, validate_query
+from cascade.consistency import copies
 from cascade.context import RequestContext
 from cascade.identity import v3_url
 from cascade.persistence.flavors import Flavor
-from cascade.sites.versions import APIVersion, at_least
+from cascade.sites.versions import at_least
 
 LOG = logging.getLogger(__name__)
 
@@ -172,34 +172,12 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def _copy_everywhere(rt, flavor: Flavor) -> None:
-    sites = [s for s in rt.registry.all() if s.accepts_placements]
-    for result in await patterns.fan_out(rt, sites, lambda site: dependencies.flavor_in_site(rt, flavor, site)):
-        if not result.ok:
-            LOG.info("flavor %s not copied to site %s now (%s); copied on first use", flavor.id,
-                     result.site.name, result.error or "timed out")
+    await copies.carry(rt, copies.FLAVOR, flavor.id, [s.id for s in rt.registry.all() if s.accepts_placements])
 
 
-async def _push_to_copies(rt, flavor_id: str, method: str, subpath: str, body: dict | None = None, *,
-                          microversion: str | None = None) -> None:
-    """Carry a change to every site's copy of a flavor, best effort."""
-    routes = [r for r in await rt.routes.routes_of("flavor", flavor_id) if r.bottom_id and r.state == "bound"]
-
-    async def push(site):
-        route = next(r for r in routes if r.site_id == site.id)
-        client = rt.registry.client(site.id)
-        version = microversion
-        if version is not None and APIVersion(site.compute_max_version) < APIVersion(version):
-            return  # the site cannot hold this change (e.g. a description before 2.55)
-        response = await client.service_request("compute", method, f"/flavors/{route.bottom_id}{subpath}",
-                                                json=body, microversion=version)
-        if response.status >= 400 and response.status not in (404, 409):
-            client.raise_for_error(response)
-
-    sites = [rt.registry.get(r.site_id) for r in routes]
-    for result in await patterns.fan_out(rt, sites, push):
-        if not result.ok:
-            LOG.info("flavor %s change %s %s not pushed to site %s: %s", flavor_id, method, subpath,
-                     result.site.name, result.error or "timed out")
+async def _push_to_copies(rt, flavor_id: str) -> None:
+    """Carry the flavor's state to every site's copy (`consistency.copies`)."""
+    await copies.carry(rt, copies.FLAVOR, flavor_id, [r.site_id for r in await rt.routes.routes_of("flavor", flavor_id)])
 
 
 async def delete(request: web.Request) -> web.Response:
@@ -208,18 +186,7 @@ async def delete(request: web.Request) -> web.Response:
     flavor_id = request.match_info["flavor_id"]
     await rt.flavors.get(flavor_id)
     await rt.flavors.delete(flavor_id)
-
-    async def drop_copy(route):
-        client = rt.registry.client(route.site_id)
-        response = await client.service_request("compute", "DELETE", f"/flavors/{route.bottom_id}")
-        if response.status in (202, 204, 404):
-            await rt.routes.forget("flavor", flavor_id, site_id=route.site_id)
-
-    for route in await rt.routes.routes_of("flavor", flavor_id):
-        try:
-            await drop_copy(route)
-        except errors.CascadeError as exc:
-            LOG.info("flavor %s copy in site %s kept for now: %s", flavor_id, route.site_id, exc)
+    await _push_to_copies(rt, flavor_id)   # a deleted flavor's copies go
     return reply(status=202)
 
 
@@ -232,7 +199,7 @@ async def update(request: web.Request) -> web.Response:
     require_admin(ctx, "os_compute_api:os-flavor-manage:update")
     description = body["flavor"]["description"]
     flavor = await rt.flavors.set_description(request.match_info["flavor_id"], description)
-    await _push_to_copies(rt, flavor.id, "PUT", "", {"flavor": {"description": description}}, microversion="2.55")
+    await _push_to_copies(rt, flavor.id)
     return reply({"flavor": view(ctx, flavor)})
 
 
@@ -279,7 +246,7 @@ async def specs_create(request: web.Request) -> web.Response:
     specs = _check_spec_values(ctx, body["extra_specs"])
     flavor = await dependencies.find_flavor(rt, ctx, request.match_info["flavor_id"])
     await rt.flavors.set_extra_specs(flavor.id, specs)
-    await _push_to_copies(rt, flavor.id, "POST", "/os-extra_specs", {"extra_specs": specs})
+    await _push_to_copies(rt, flavor.id)
     return reply(body)  # Nova echoes the request, numbers and all
 
 
@@ -294,7 +261,7 @@ async def specs_update(request: web.Request) -> web.Response:
         raise errors.BadRequest("Request body and URI mismatch")
     flavor = await dependencies.find_flavor(rt, ctx, request.match_info["flavor_id"])
     await rt.flavors.set_extra_specs(flavor.id, specs)
-    await _push_to_copies(rt, flavor.id, "PUT", f"/os-extra_specs/{key}", specs)
+    await _push_to_copies(rt, flavor.id)
     return reply(body)
 
 
@@ -306,7 +273,7 @@ async def specs_delete(request: web.Request) -> web.Response:
     if key not in flavor.extra_specs:
         raise _no_spec(flavor.id, key)
     await rt.flavors.delete_extra_spec(flavor.id, key)
-    await _push_to_copies(rt, flavor.id, "DELETE", f"/os-extra_specs/{key}")
+    await _push_to_copies(rt, flavor.id)
     return reply(status=200)
 
 
@@ -353,7 +320,7 @@ async def action(request: web.Request) -> web.Response:
         await rt.flavors.add_access(flavor.id, tenant, allow_public=not at_least(ctx.microversion, "2.7"))
     else:
         await rt.flavors.remove_access(flavor.id, tenant)
-    await _push_to_copies(rt, flavor.id, "POST", "/action", {name: {"tenant": tenant}})
+    await _push_to_copies(rt, flavor.id)
     return reply(_access_body(flavor.id, await rt.flavors.projects_of(flavor.id)))
 
 

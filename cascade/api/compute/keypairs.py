@@ -1,12 +1,12 @@
 """Key pairs: top-owned per user. Served from the cascade's table; a site
 gets a copy (made with the user's own token) when a server there needs it,
-and loses it when the key pair is deleted."""
+and loses it when the key pair is deleted (`consistency.copies`, retried
+while a site is down)."""
 from __future__ import annotations
 
 import base64
 import datetime
 import hashlib
-import logging
 import re
 import uuid
 
@@ -18,13 +18,11 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from cascade import errors
-from cascade.api import patterns
 from cascade.api.compute import quota_checks
 from cascade.api.compute.common import body_of, context, reply, require_admin, runtime_of
+from cascade.consistency import copies
 from cascade.persistence.keypairs import Keypair
 from cascade.sites.versions import at_least
-
-LOG = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[a-zA-Z0-9 _.@-]{1,255}$")
 
@@ -169,17 +167,8 @@ async def delete(request: web.Request) -> web.Response:
     user_id = _user(ctx, request)
     keypair = await rt.keypairs.get(user_id, request.match_info["name"])
     await rt.keypairs.delete(user_id, keypair.name)
-    routes = await rt.routes.routes_of("keypair", keypair.id)
-    sites = [rt.registry.get(route.site_id) for route in routes]
-
-    async def drop(site):
-        await rt.registry.client(site.id).request("compute", "DELETE", f"/os-keypairs/{keypair.name}",
-                                                  token=ctx.token, request_id=ctx.request_id)
-        await rt.routes.forget("keypair", keypair.id, site_id=site.id)
-
-    for result in await patterns.fan_out(rt, sites, drop):
-        if not result.ok:
-            LOG.info("keypair copy in site %s not deleted now: %s", result.site.name, result.error)
+    await copies.carry(rt, copies.KEYPAIR, keypair.id, [r.site_id for r in await rt.routes.routes_of("keypair", keypair.id)],
+                       user_id=keypair.user_id, name=keypair.name)
     return reply(status=204 if at_least(ctx.microversion, "2.2") else 202)
 
 

@@ -12,14 +12,14 @@ the group:
   (and rules) on first use, named after the top group's id and bound as a
   `server_group` route, so that the site keeps the policy among the members
   it runs; the hint is given to the site as that bottom group's id;
-- a deleted server leaves its groups.
+- a deleted server leaves its groups; a deleted group's bottom groups are
+  deleted (`consistency.copies`, retried while a site is down).
 """
 from __future__ import annotations
 
 import asyncio
 import collections
 import dataclasses
-import logging
 from typing import Any, Iterable
 
 from aiohttp import web
@@ -28,6 +28,7 @@ from cascade import errors
 from cascade.api import patterns
 from cascade.api.compute.common import body_of, context, reply, runtime_of
 from cascade.api.compute.schemas import validate, validate_query
+from cascade.consistency import copies
 from cascade.context import RequestContext
 from cascade.persistence.server_groups import ServerGroup
 from cascade.runtime import Runtime
@@ -35,11 +36,8 @@ from cascade.scheduling import placement
 from cascade.sites.model import Site
 from cascade.sites.versions import APIVersion, at_least
 
-LOG = logging.getLogger(__name__)
-
-KIND = "server_group"
+KIND = "server_group"                # the route kind of bottom groups
 HINT_KEYS = ("os:scheduler_hints", "OS-SCH-HNT:scheduler_hints")
-STAMP_PREFIX = "cascade-"            # a bottom group's name: the prefix and the top group's id
 AFFINITY = ("affinity", "soft-affinity")
 
 
@@ -145,23 +143,9 @@ async def show(request: web.Request) -> web.Response:
 async def delete(request: web.Request) -> web.Response:
     rt, ctx = runtime_of(request), context(request)
     group = await rt.server_groups.get(request.match_info["group_id"], project_id=_scope(ctx))
-    routes = [r for r in await rt.routes.routes_of(KIND, group.id) if r.bottom_id]
-
-    async def drop(site: Site) -> None:
-        route = next(r for r in routes if r.site_id == site.id)
-        client = rt.registry.client(site.id)
-        response = await client.request("compute", "DELETE", f"/os-server-groups/{route.bottom_id}",
-                                        token=ctx.token, request_id=ctx.request_id)
-        if response.status not in (204, 404):
-            client.raise_for_error(response)
-
-    results = await patterns.fan_out(rt, [rt.registry.get(r.site_id) for r in routes], drop)
-    for result in results:
-        if not result.ok:
-            LOG.warning("server group %s: the copy in site %s is left behind: %s", group.id, result.site.name,
-                        result.error or "timed out")
-        await rt.routes.forget(KIND, group.id, site_id=result.site.id)
     await rt.server_groups.delete(group.id)
+    # the bottom groups go too (`consistency.copies`), now or by a job while a site is down
+    await copies.carry(rt, copies.SERVER_GROUP, group.id, [r.site_id for r in await rt.routes.routes_of(KIND, group.id)])
     return reply(status=204)
 
 
@@ -205,6 +189,7 @@ async def choose_site(rt: Runtime, group: ServerGroup | None, request: placement
     of an affinity group pins the group to its site (a concurrent first
     member that loses the race follows the winner)."""
     sites = rt.registry.all()
+    request = dataclasses.replace(request, shares=rt.registry.shares())
     site = placement.rank(sites, dataclasses.replace(request, group=await constraint(rt, group)))[0]
     if group is None or group.policy not in AFFINITY:
         return site
@@ -222,7 +207,10 @@ _copy_locks: dict[tuple[str, str], asyncio.Lock] = collections.defaultdict(async
 
 async def group_in_site(rt: Runtime, ctx: RequestContext, group: ServerGroup, site: Site) -> str:
     """The id of the site's own copy of the group, made (in the caller's
-    project, with the caller's token) the first time a member goes there."""
+    project, with the caller's token) the first time a member goes there.
+    The route is reserved first, so that the group's deletion knows to look
+    in this site; a copy an interrupted first member made is found by its
+    name and adopted."""
     known = await rt.routes.bottom_ids(KIND, site.id, [group.id])
     if group.id in known:
         return known[group.id]
@@ -230,34 +218,50 @@ async def group_in_site(rt: Runtime, ctx: RequestContext, group: ServerGroup, si
         known = await rt.routes.bottom_ids(KIND, site.id, [group.id])
         if group.id in known:
             return known[group.id]
-        highest = APIVersion(site.compute_max_version)
-        name = f"{STAMP_PREFIX}{group.id}"
-        if highest >= APIVersion("2.64"):
-            spec: dict[str, Any] = {"name": name, "policy": group.policy}
-            if group.rules:
-                spec["rules"] = dict(group.rules)
-            version = "2.64"
-        elif group.rules:
-            raise errors.NotAcceptable(f"Availability zone {site.availability_zone} cannot keep the rules "
-                                       "of this server group.")
-        else:
-            spec = {"name": name, "policies": [group.policy]}
-            version = "2.15" if highest >= APIVersion("2.15") else None
-        try:
-            response = await patterns.forward(rt, dataclasses.replace(ctx, microversion=version), site,
-                                              "compute", "POST", "/os-server-groups", json={"server_group": spec})
-        except errors.SiteError as exc:
-            if exc.status != 404:
-                raise
-            raise errors.BadRequest(f"Availability zone {site.availability_zone} cannot keep server groups: "
-                                    "it does not serve them.") from None
-        bottom_id = response.body["server_group"]["id"]
         try:
             await rt.routes.reserve(KIND, site_id=site.id, project_id=group.project_id, top_id=group.id)
         except errors.Conflict:
-            pass  # reserved by another process meanwhile: binding it is the same outcome
+            pass  # reserved before: by an interrupted first member, or by another process now
+        bottom_id = await _named_copy(rt, ctx, group, site) or await _make_copy(rt, ctx, group, site)
         await rt.routes.bind(KIND, group.id, site.id, bottom_id)
         return bottom_id
+
+
+async def _named_copy(rt: Runtime, ctx: RequestContext, group: ServerGroup, site: Site) -> str | None:
+    try:
+        response = await patterns.forward(rt, dataclasses.replace(ctx, microversion=None), site, "compute", "GET",
+                                          "/os-server-groups")
+    except errors.SiteError as exc:
+        if exc.status == 404:
+            return None  # no server groups there: the create says so in the tenant's words
+        raise
+    name = copies.bottom_group_name(group.id)
+    return next((g["id"] for g in response.body.get("server_groups") or [] if g.get("name") == name), None)
+
+
+async def _make_copy(rt: Runtime, ctx: RequestContext, group: ServerGroup, site: Site) -> str:
+    highest = APIVersion(site.compute_max_version)
+    name = copies.bottom_group_name(group.id)
+    if highest >= APIVersion("2.64"):
+        spec: dict[str, Any] = {"name": name, "policy": group.policy}
+        if group.rules:
+            spec["rules"] = dict(group.rules)
+        version = "2.64"
+    elif group.rules:
+        raise errors.NotAcceptable(f"Availability zone {site.availability_zone} cannot keep the rules "
+                                   "of this server group.")
+    else:
+        spec = {"name": name, "policies": [group.policy]}
+        version = "2.15" if highest >= APIVersion("2.15") else None
+    try:
+        response = await patterns.forward(rt, dataclasses.replace(ctx, microversion=version), site,
+                                          "compute", "POST", "/os-server-groups", json={"server_group": spec})
+    except errors.SiteError as exc:
+        if exc.status != 404:
+            raise
+        raise errors.BadRequest(f"Availability zone {site.availability_zone} cannot keep server groups: "
+                                "it does not serve them.") from None
+    return response.body["server_group"]["id"]
 
 
 async def hints_to_bottom(rt: Runtime, ctx: RequestContext, group: ServerGroup | None, site: Site,
@@ -277,11 +281,6 @@ async def hints_to_bottom(rt: Runtime, ctx: RequestContext, group: ServerGroup |
 async def join(rt: Runtime, group: ServerGroup | None, server_ids: Iterable[str]) -> None:
     if group is not None:
         await rt.server_groups.add_members(group.id, server_ids)
-
-
-async def leave(rt: Runtime, server_id: str) -> None:
-    """A deleted server leaves every group it was in."""
-    await rt.server_groups.remove_member(server_id)
 
 
 def add_routes(router: web.UrlDispatcher, prefix: str) -> None:

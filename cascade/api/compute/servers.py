@@ -2,13 +2,16 @@
 
 A create resolves the tenant's references (flavor, image, key pair, zone),
 asks `scheduling.placement` for the site, makes sure the site has its own copy
-of each dependency, reserves a top id, forwards the create with the bottom ids
-and the top id stamped in the server's metadata, then binds the route."""
+of each dependency, then, under a journal entry (`cascade.consistency.servers`
+recovers an interrupted one), reserves a top id, forwards the create with the
+bottom ids and the top id stamped in the server's metadata, and binds the
+route. A delete is journaled too."""
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import secrets
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +20,8 @@ from cascade import errors
 from cascade.api import patterns
 from cascade.api.compute import dependencies, quota_checks, schemas, server_groups, server_views
 from cascade.api.compute.common import body_of, context, reply, runtime_of
+from cascade.consistency import servers as recovery
+from cascade.consistency import site_quotas
 from cascade.context import RequestContext
 from cascade.persistence.servers import ProjectedServer
 from cascade.resources.kinds import SERVER, STAMP_KEY
@@ -70,11 +75,23 @@ async def create(request: web.Request) -> web.Response:
         raise errors.BadRequest("The requested availability zone is not available")
     group = await server_groups.requested(rt, ctx, body)
     max_count = await quota_checks.reserve_servers(request, flavor, spec, min_count, max_count)
-    site = await server_groups.choose_site(rt, group, placement.PlacementRequest(
+    wanted = placement.PlacementRequest(
         vcpus=flavor.vcpus * max_count, memory_mb=flavor.ram * max_count, availability_zone=zone,
         image_sites=frozenset(image_copies) if image_copies is not None else None,
-        microversion=ctx.microversion))
+        microversion=ctx.microversion)
+    return await placement.place(wanted, lambda wanted: _create_placed(
+        rt, ctx, body, wanted, group, flavor, image_id, image_copies, keypair, zone, max_count))
+
+
+async def _create_placed(rt: Runtime, ctx: RequestContext, body: dict, wanted: placement.PlacementRequest,
+                         group, flavor, image_id: str | None, image_copies, keypair, zone: str | None,
+                         max_count: int) -> web.Response:
+    """The create in the site chosen for `wanted`; `placement.place` calls it
+    again without a site that could not be reached at all."""
+    spec: dict = body["server"]
+    site = await server_groups.choose_site(rt, group, wanted)
     await _claim(rt, site, flavor.vcpus * max_count, flavor.ram * max_count)
+    await site_quotas.ensure_open(rt, site, ctx.project_id)
     bottom_spec = schemas.canonical_access_ips(spec)
     bottom_spec.pop("availability_zone", None)  # the site schedules inside itself...
     if zone is not None and (site_zone := await dependencies.site_zone(rt, ctx, site)):
@@ -90,22 +107,50 @@ async def create(request: web.Request) -> web.Response:
     hints = await server_groups.hints_to_bottom(rt, ctx, group, site, hints)
     if max_count > 1:
         return await _create_many(rt, ctx, site, spec, bottom_spec, hints, flavor.id, image_id, group=group)
-    top_id = await rt.routes.reserve(SERVER.name, site_id=site.id, project_id=ctx.project_id)
-    bottom_spec["metadata"] = {**spec.get("metadata", {}), STAMP_KEY: top_id}
-    try:
-        response = await patterns.forward(rt, ctx, site, "compute", "POST", "/servers",
-                                          json={"server": bottom_spec, **hints},
-                                          replacements=_top_names(bottom_spec, flavor.id, image_id))
-    except errors.CascadeError:
-        await rt.routes.forget(SERVER.name, top_id, site_id=site.id)
-        raise
-    bottom = response.body["server"]
-    await _record(rt, ctx, site, top_id, bottom["id"], spec, flavor.id, image_id)
-    await patterns.remember_request(rt, ctx, site, response)
-    await server_groups.join(rt, group, [top_id])
+    return await _create_one(rt, ctx, site, spec, bottom_spec, hints, flavor.id, image_id, group=group)
+
+
+async def _create_one(rt: Runtime, ctx: RequestContext, site: Site, spec: dict, bottom_spec: dict,
+                      hints: dict, flavor_id: str, image_id: str | None, group=None) -> web.Response:
+    """One server in `site`, journaled (`consistency.servers`): the entry
+    ends before the answer, so an interrupted create is undone, never
+    finished, and never posted twice."""
+    top_id = str(uuid.uuid4())
+    async with rt.journal.entry(recovery.CREATE, {"top_id": top_id, "site_id": site.id, "project_id": ctx.project_id},
+                                max_attempts=recovery.RECOVERY_ATTEMPTS) as entry:
+        await rt.routes.reserve(SERVER.name, site_id=site.id, project_id=ctx.project_id, top_id=top_id)
+        bottom_spec["metadata"] = {**spec.get("metadata", {}), STAMP_KEY: top_id}
+        response = await _post_create(rt, ctx, site, entry, [top_id], json={"server": bottom_spec, **hints},
+                                      replacements=_top_names(bottom_spec, flavor_id, image_id))
+        bottom = response.body["server"]
+        await entry.note(bottom_id=bottom["id"])
+        await _record(rt, ctx, site, top_id, bottom["id"], spec, flavor_id, image_id)
+        await patterns.remember_request(rt, ctx, site, response)
+        await server_groups.join(rt, group, [top_id])
     answer = await rt.translator.to_top(SERVER, site, bottom, base_url=ctx.base_url)
     location = f"{ctx.base_url}/servers/{top_id}"
     return reply({"server": answer}, status=202, headers={"Location": location})
+
+
+async def _post_create(rt: Runtime, ctx: RequestContext, site: Site, entry, top_ids: list[str], *, json: dict,
+                       replacements: dict[str, str]):
+    """The create's POST. No answer in time, or a 5xx, leaves the entry to
+    its recovery, which finds what the site may have made by its stamp; a
+    site's refusal (4xx), or a request never sent, made nothing: the
+    reserved routes go and the entry is settled (so that an unreachable site's
+    create can be placed again elsewhere)."""
+    try:
+        return await patterns.forward(rt, ctx, site, "compute", "POST", "/servers", json=json,
+                                      replacements=replacements)
+    except errors.CascadeError as exc:
+        if isinstance(exc, errors.SiteUnavailable) and not isinstance(exc, errors.SiteUnreachable):
+            raise
+        if isinstance(exc, errors.SiteError) and exc.status >= 500:
+            raise
+        for top_id in top_ids:
+            await rt.routes.forget(SERVER.name, top_id, site_id=site.id)
+        entry.settle()
+        raise
 
 
 def _top_names(bottom_spec: dict, flavor_id: str, image_id: str | None) -> dict[str, str]:
@@ -127,37 +172,45 @@ async def _claim(rt: Runtime, site: Site, vcpus: int, memory_mb: int) -> None:
 async def _create_many(rt: Runtime, ctx: RequestContext, site: Site, spec: dict, bottom_spec: dict,
                        hints: dict, flavor_id: str, image_id: str | None, group=None) -> web.Response:
     """min/max_count: one create in the site, then every server it made is
-    given a top id. Nova refuses metadata changes while a server builds, so
-    these servers carry no top-id stamp yet (the reconciler of issue 4 is to
-    stamp them once active). The site answers only the reservation, so the
-    admin password Nova gives in the answer is chosen here (Nova gives all
-    servers of one create the same)."""
+    given a top id. The servers are made stamped with the first one's top
+    id (one request, one metadata for all); status sync gives each its own
+    once the site lets its metadata change. The site answers only
+    the reservation, so the admin password Nova gives in the answer is
+    chosen here (Nova gives all servers of one create the same)."""
     bottom_spec["return_reservation_id"] = True
     bottom_spec.setdefault("adminPass", _password())
-    response = await patterns.forward(rt, ctx, site, "compute", "POST", "/servers",
-                                      json={"server": bottom_spec, **hints},
+    stamp = str(uuid.uuid4())
+    async with rt.journal.entry(recovery.CREATE_MANY, {"stamp": stamp, "site_id": site.id,
+                                                       "project_id": ctx.project_id},
+                                max_attempts=recovery.RECOVERY_ATTEMPTS) as entry:
+        await rt.routes.reserve(SERVER.name, site_id=site.id, project_id=ctx.project_id, top_id=stamp)
+        bottom_spec["metadata"] = {**spec.get("metadata", {}), STAMP_KEY: stamp}
+        response = await _post_create(rt, ctx, site, entry, [stamp], json={"server": bottom_spec, **hints},
                                       replacements=_top_names(bottom_spec, flavor_id, image_id))
-    reservation = response.body["reservation_id"]
-    await patterns.remember_request(rt, ctx, site, response)
-    made = await patterns.forward(rt, ctx, site, "compute", "GET", "/servers/detail",
-                                  params={"reservation_id": reservation})
-    servers = sorted(made.body["servers"], key=lambda s: s.get("OS-EXT-SRV-ATTR:launch_index", 0))
-    first = None
-    for bottom in servers:
-        top_id = await rt.routes.reserve(SERVER.name, site_id=site.id, project_id=ctx.project_id)
-        await _record(rt, ctx, site, top_id, bottom["id"], {**spec, "name": bottom.get("name", spec["name"])},
-                      flavor_id, image_id)
-        await server_groups.join(rt, group, [top_id])
-        first = first or (top_id, bottom)
+        reservation = response.body["reservation_id"]
+        await entry.note(reservation_id=reservation)
+        await patterns.remember_request(rt, ctx, site, response)
+        made = await patterns.forward(rt, ctx, site, "compute", "GET", "/servers/detail",
+                                      params={"reservation_id": reservation})
+        servers = sorted(made.body["servers"], key=lambda s: s.get("OS-EXT-SRV-ATTR:launch_index", 0))
+        if not servers:
+            raise errors.SiteError("The site made no server.", status=500, site=site.name)
+        top_ids = [stamp] + [str(uuid.uuid4()) for _ in servers[1:]]
+        await entry.note(top_ids=top_ids)
+        for top_id, bottom in zip(top_ids, servers):
+            if top_id != stamp:
+                await rt.routes.reserve(SERVER.name, site_id=site.id, project_id=ctx.project_id, top_id=top_id)
+            await _record(rt, ctx, site, top_id, bottom["id"], {**spec, "name": bottom.get("name", spec["name"])},
+                          flavor_id, image_id)
+            await server_groups.join(rt, group, [top_id])
     if spec.get("return_reservation_id") in (True, "True", "true", "1"):
         return reply({"reservation_id": reservation}, status=202)
-    top_id, bottom = first
-    answer = await rt.translator.to_top(SERVER, site, bottom, base_url=ctx.base_url)
+    answer = await rt.translator.to_top(SERVER, site, servers[0], base_url=ctx.base_url)
     # the create view of Nova: the requested security groups (else the default one) and the password
     answer = {k: answer[k] for k in ("id", "links", "OS-DCF:diskConfig") if k in answer}
     answer["security_groups"] = spec.get("security_groups", [{"name": "default"}])
     answer["adminPass"] = bottom_spec["adminPass"]
-    return reply({"server": answer}, status=202, headers={"Location": f"{ctx.base_url}/servers/{top_id}"})
+    return reply({"server": answer}, status=202, headers={"Location": f"{ctx.base_url}/servers/{stamp}"})
 
 
 def _password(length: int = 12) -> str:
@@ -253,21 +306,27 @@ async def delete(request: web.Request) -> web.Response:
     rt, ctx = runtime_of(request), context(request)
     server_id = request.match_info["server_id"]
     target = await patterns.locate(rt, ctx, SERVER, server_id, not_found=not_found(server_id))
-    response = await patterns.forward_routed(rt, ctx, target, "DELETE")
-    await patterns.remember_request(rt, ctx, target.site, response)
-    await deleted(rt, target)
+    async with rt.journal.entry(recovery.DELETE, {"top_id": server_id, "site_id": target.site.id,
+                                                  "bottom_id": target.bottom_id, "project_id": target.route.project_id},
+                                max_attempts=recovery.RECOVERY_ATTEMPTS) as entry:
+        try:
+            response = await patterns.forward_routed(rt, ctx, target, "DELETE")
+            await patterns.remember_request(rt, ctx, target.site, response)
+            await deleted(rt, target)
+        except errors.SiteError:
+            entry.settle()      # the site refused: nothing changed
+            raise
+        except Exception:
+            # the tenant hears it failed: recovery records only what the site did
+            await entry.note(answered="error")
+            raise
     return reply(status=204)
 
 
 async def deleted(rt: Runtime, target: patterns.Target) -> None:
-    """Its site took a server's delete (or forceDelete). The route stays
-    (state "deleting") so that changes-since lists can still show the server
-    as DELETED while its site reports it, and its instance actions (2.21)
-    and a restore (soft delete) still find it."""
-    server_id = target.route.top_id
-    await rt.routes.set_state(SERVER.name, server_id, "deleting", site_id=target.site.id)
-    await rt.servers.mark_deleted(server_id)
-    await server_groups.leave(rt, server_id)
+    """Its site took a server's delete (or forceDelete); see
+    `consistency.servers.mark_deleted`."""
+    await recovery.mark_deleted(rt, target.route.top_id, target.site.id)
 
 
 async def restored(rt: Runtime, target: patterns.Target) -> None:

@@ -7,6 +7,9 @@ sort keys with site order as the tie-break, so pages are global and stable.
 
 A global marker is a top id: its site is asked to start after the marker's
 bottom id; the other sites skip rows that sort before the marker's values.
+When the marker's site cannot answer (down, hung, failing), the marker's sort
+values come from the cascade's own record (`ServerProjection.get`), so a
+list stays within about 1.5 x `[sites] list_deadline` whatever one site does.
 Sites that are down, time out or fail answer nothing; from microversion 2.69
 their servers appear as partial records (status UNKNOWN) from the cascade's
 own records, on the first page.
@@ -29,6 +32,7 @@ from cascade.fanout.sortkeys import SortSpec, after_marker
 from cascade.resources.kinds import SERVER
 from cascade.routing import paths
 from cascade.runtime import Runtime
+from cascade.sites.breaker import OPEN
 from cascade.sites.model import DOWN, Site
 from cascade.sites.versions import at_least
 
@@ -100,14 +104,56 @@ def _strip(row: dict) -> dict:
 
 
 async def _marker_position(rt: Runtime, ctx: RequestContext, marker: str, keys: list[str]):
-    """(marker's site, bottom id, sort values of the marker) or Nova's 400."""
+    """(marker's site, bottom id, sort values of the marker) or Nova's 400.
+    The marker's site is asked for its sort values within half the list's
+    deadline, so that the list still answers in bounded time; a site that is
+    down, hung or failing, or has deleted the server, leaves them to the
+    cascade's own record."""
     try:
-        target = await patterns.locate(rt, ctx, SERVER, marker, not_found="")
+        # as in Nova, a server deleted since it was listed is still a marker
+        target = await patterns.locate(rt, ctx, SERVER, marker, not_found="", deleted=True)
     except errors.NotFound:
         raise errors.BadRequest(f"marker [{marker}] not found") from None
-    response = await patterns.forward_routed(rt, ctx, target, "GET")
-    row = _with_sort_values([response.body["server"]], keys)[0]
-    return target.site, target.bottom_id, row
+    bottom_marker = target.bottom_id if target.route.state == "bound" else None
+    server = await _site_view(rt, ctx, target) if _answers(target) else None
+    if server is None:
+        # that site too is then read from its start, skipping up to the marker's values
+        bottom_marker = None
+        try:
+            server = _projected(await rt.servers.get(marker), target.site)
+        except errors.NotFound:
+            raise errors.BadRequest(f"marker [{marker}] not found") from None
+    row = _with_sort_values([server], keys)[0]
+    return target.site, bottom_marker, row
+
+
+def _answers(target: patterns.Target) -> bool:
+    """Whether the site may answer now (not known down, breaker not open)."""
+    return target.site.health != DOWN and target.client.breaker.state != OPEN
+
+
+async def _site_view(rt: Runtime, ctx: RequestContext, target: patterns.Target) -> dict | None:
+    """The marker server as its site shows it; None when the site cannot say."""
+    try:
+        response = await patterns.forward(
+            rt, ctx, target.site, "compute", "GET", f"/servers/{target.bottom_id}",
+            replacements={target.bottom_id: target.route.top_id}, timeout=rt.settings.sites.list_deadline / 2)
+    except errors.SiteUnavailable:
+        return None
+    except errors.SiteError as exc:
+        if exc.status == 404 or exc.status >= 500:
+            return None
+        raise
+    return response.body["server"]
+
+
+def _projected(row, site: Site) -> dict:
+    """What the projection knows of a server, under the names of Nova's
+    detail view that sort keys read."""
+    return {"id": row.top_id, "name": row.name, "created": row.created, "updated": row.updated,
+            "tenant_id": row.project_id, "user_id": row.user_id, "OS-EXT-STS:task_state": row.task_state,
+            "OS-EXT-AZ:availability_zone": site.availability_zone, "flavor": {"id": row.flavor_id},
+            "image": {"id": row.image_id} if row.image_id else ""}
 
 
 async def _list(request: web.Request, *, detail: bool) -> web.Response:

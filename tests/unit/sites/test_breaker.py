@@ -91,3 +91,34 @@ def test_late_failures_do_not_extend_the_open_period():
     breaker.record_failure()            # from a call started before the breaker opened
     clock.now += 2
     assert breaker.state == HALF_OPEN
+
+
+def test_a_failed_probe_trips_the_breaker_and_recovery_ramps_its_share():
+    clock = Clock()
+    changes = []
+    breaker = Breaker(failure_threshold=3, open_seconds=10, recovery_seconds=20, clock=clock,
+                      on_change=changes.append)
+    assert breaker.share() == 1.0
+    breaker.trip()
+    assert breaker.state == "open" and not breaker.allow() and breaker.share() == 0.0
+    breaker.trip()
+    assert changes == ["open"], "opening is heard once"
+    clock.now += 10
+    assert breaker.allow()   # the trial call
+    breaker.record_success()
+    assert changes == ["open", "closed"] and breaker.state == "closed"
+    assert breaker.share() == 0.05
+    clock.now += 10
+    assert breaker.share() == 0.5
+    clock.now += 15
+    assert breaker.share() == 1.0
+
+
+def test_failures_of_real_calls_open_it_once():
+    changes = []
+    breaker = Breaker(failure_threshold=2, open_seconds=10, clock=Clock(), on_change=changes.append)
+    breaker.record_failure()
+    assert changes == []
+    breaker.record_failure()
+    breaker.record_failure()
+    assert changes == ["open"]

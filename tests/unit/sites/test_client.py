@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from cascade.config import SitesSection
-from cascade.errors import NotAcceptable, SiteError, SiteUnavailable
+from cascade.errors import NotAcceptable, SiteError, SiteUnavailable, SiteUnreachable
 from cascade.sites.breaker import Breaker
 from cascade.sites.client import SiteClient, error_message, microversion_headers
 from cascade.sites.model import Site
@@ -182,7 +182,7 @@ async def test_refused_post_is_not_retried_and_names_only_the_zone():
     late = FakeSite()
     asyncio.get_running_loop().call_later(0.1, lambda: asyncio.ensure_future(late.start(port)))
     try:
-        with pytest.raises(SiteUnavailable) as caught:
+        with pytest.raises(SiteUnreachable) as caught:   # nothing was sent: a create may go elsewhere
             await client.request("compute", "POST", "/servers", token="t", json={})
         await asyncio.sleep(0.4)
         assert late.seen == []
@@ -244,12 +244,35 @@ async def test_connection_failures_open_the_breaker():
     client = SiteClient(make_site(f"http://127.0.0.1:{free_port()}"), SETTINGS, retry_delay=0.01)
     try:
         for _ in range(3):
-            with pytest.raises(SiteUnavailable, match="could not be reached"):
+            with pytest.raises(SiteUnreachable, match="could not be reached"):
                 await client.request("compute", "GET", "/servers", token="t")
-        with pytest.raises(SiteUnavailable, match="recent failures"):
+        with pytest.raises(SiteUnreachable, match="recent failures"):
             await client.request("compute", "GET", "/servers", token="t")
     finally:
         await client.close()
+
+
+async def test_a_timeout_may_have_reached_the_site(fake, client):
+    with pytest.raises(SiteUnavailable) as caught:
+        await client.request("compute", "POST", "/slow", token="t", json={}, timeout=0.2)
+    assert not isinstance(caught.value, SiteUnreachable)
+
+
+async def test_tripping_ends_the_calls_waiting_on_the_site_at_once(fake, client):
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    waiting = [asyncio.create_task(client.request("compute", "GET", "/slow", token="t", timeout=10))
+               for _ in range(3)]
+    await asyncio.sleep(0.2)
+    client.trip()
+    outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+    assert loop.time() - started < 1.0, "no call waited for its own deadline"
+    assert all(isinstance(o, SiteUnavailable) and "stopped answering" in o.message for o in outcomes)
+    assert not any(isinstance(o, SiteUnreachable) for o in outcomes), "they may have reached the site"
+    assert client.breaker.state == "open"
+    with pytest.raises(SiteUnreachable):
+        await client.request("compute", "GET", "/servers", token="t")
+    assert client._in_flight == set()
 
 
 class StubServiceAuth:

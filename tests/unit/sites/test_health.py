@@ -11,6 +11,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from cascade.config import SitesSection
+from cascade.errors import SiteUnavailable
+from cascade.sites.breaker import Breaker
 from cascade.sites.client import SiteClient
 from cascade.sites.health import HealthMonitor, capacity_of, probe, version_range
 from cascade.sites.model import DEGRADED, DOWN, UP, Capacity, Site
@@ -69,7 +71,7 @@ class StubServiceAuth:
 def make_client(endpoint: str, **changes) -> SiteClient:
     site = Site(**{"id": "s1", "name": "one", "availability_zone": "az1", "region_name": "R",
                    "auth_url": "http://k/v3", "endpoints": {"compute": endpoint}} | changes)
-    settings = SitesSection(list_deadline=1.0, failure_threshold=3, open_seconds=30)
+    settings = SitesSection(list_deadline=1.0, probe_deadline=1.0, failure_threshold=3, open_seconds=30)
     return SiteClient(site, settings, service_auth=StubServiceAuth(), retry_delay=0.01)
 
 
@@ -194,11 +196,14 @@ async def test_the_monitor_reports_changes_and_capacity_every_round(nova, client
     fields = registry.updates[-1][1]
     assert fields["health"] == DOWN and "broken" in fields["last_error"] and "capacity" not in fields
 
+    assert client.breaker.state == "open", "a failed probe stops calls at once"
+    await monitor.run_once()                        # still down: the breaker now answers for the site
     count = len(registry.updates)
-    await monitor.run_once()                        # still down, nothing new to say
+    await monitor.run_once()                        # nothing new to say
     assert len(registry.updates) == count
 
     nova.versions_status = 200
+    client.breaker.open_seconds = 0                 # the open period has passed: the next probe is the trial
     await monitor.run_once()
     fields = registry.updates[-1][1]
     assert fields["health"] == UP and fields["last_error"] is None
@@ -220,3 +225,65 @@ async def test_the_monitor_probes_sites_concurrently_and_keeps_running(nova):
     finally:
         for c in clients:
             await c.close()
+
+
+async def test_a_probe_without_an_answer_ends_the_calls_waiting_on_the_site(nova, client):
+    nova.delay = 3.0                                # the site hangs
+    registry = FakeRegistry([client])
+    monitor = HealthMonitor(registry, [client], interval=60, deadline=0.3)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    waiting = asyncio.create_task(client.request("compute", "GET", "", timeout=10))
+    await asyncio.sleep(0.05)
+    results = await monitor.run_once()
+    assert results["s1"].health == DOWN and not results["s1"].answered
+    with pytest.raises(SiteUnavailable):
+        await waiting
+    assert loop.time() - started < 1.5, "the waiting call ended with the probe, not at its 10 s deadline"
+    assert client.breaker.state == "open"
+    nova.delay = 0.0
+
+
+async def test_a_probe_answered_with_an_error_opens_the_breaker_but_leaves_calls_be(nova, client):
+    nova.versions_status = 500
+    monitor = HealthMonitor(FakeRegistry([client]), [client], interval=60)
+    result = (await monitor.run_once())["s1"]
+    assert result.health == DOWN and result.answered
+    assert client.breaker.state == "open"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_sites_under_suspicion_are_probed_more_often(nova):
+    clock = Clock()
+    breaker = Breaker(failure_threshold=3, open_seconds=10, clock=clock)
+    client = make_client(nova.endpoint)
+    client.breaker = breaker
+    monitor = HealthMonitor(FakeRegistry([client]), [client], interval=5, suspect_interval=1, clock=clock)
+    try:
+        assert monitor.due(client), "never probed yet"
+        await monitor.run_once()
+        clock.now += 1.5
+        assert not monitor.due(client), "a healthy site waits the full interval"
+        clock.now += 4
+        assert monitor.due(client)
+        await monitor.run_once()
+        breaker.record_failure()                    # a real call failed
+        clock.now += 1
+        assert monitor.due(client), "a site whose calls fail is probed within a second"
+        breaker.trip()
+        clock.now += 5
+        assert not monitor.due(client), "an open breaker refuses the probe: nothing to learn"
+        clock.now += 5
+        assert breaker.state == "half-open" and monitor.due(client), "the trial goes as soon as it may"
+        breaker.allow()                             # a real call takes the trial...
+        assert not (await monitor.run_once())["s1"].answered
+        assert breaker.state == "half-open", "...and a probe refused meanwhile does not reopen the breaker"
+    finally:
+        await client.close()

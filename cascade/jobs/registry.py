@@ -1,0 +1,96 @@
+"""What each kind of job does, declared once by the module that owns the
+work, and which jobs recur.
+
+    @handler("sync.changes")
+    async def poll_changes(rt, job) -> dict | None: ...
+
+    periodic("sync.changes", every=lambda settings: settings.sync.changes_period, per_site=True)
+
+A handler gets the runtime and the `Job`; what it returns is kept as the
+job's result. It raises `Retry` to be run again later (counted as an
+attempt), `Permanent` to fail at once, anything else to be retried with
+backoff. A handler must be idempotent: after a crash it may run again.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+if TYPE_CHECKING:
+    from cascade.config import Settings
+    from cascade.persistence.jobs import Job
+    from cascade.runtime import Runtime
+
+Handler = Callable[["Runtime", "Job"], Awaitable[dict | None]]
+
+# modules whose import registers handlers; listed here so that every worker,
+# in any process, knows every kind
+HANDLER_MODULES: list[str] = [
+    "cascade.adoption.jobs",
+    "cascade.consistency.servers",
+    "cascade.consistency.copies",
+    "cascade.consistency.site_quotas",
+    "cascade.sync.jobs",
+]
+
+
+class Retry(Exception):
+    """Run the job again after `delay` seconds (None: the backoff's delay)."""
+
+    def __init__(self, reason: str, *, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+class Permanent(Exception):
+    """The job cannot succeed; it fails at once with this reason."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Periodic:
+    kind: str
+    every: Callable[["Settings"], float]
+    per_site: bool
+
+    def key(self, site_id: str | None = None) -> str:
+        return f"{self.kind}:{site_id}" if self.per_site else self.kind
+
+
+_handlers: dict[str, Handler] = {}
+_periodic: dict[str, Periodic] = {}
+
+
+def handler(kind: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        _handlers[kind] = fn
+        return fn
+    return register
+
+
+def periodic(kind: str, *, every: Callable[["Settings"], float], per_site: bool = False) -> None:
+    _periodic[kind] = Periodic(kind, every, per_site)
+
+
+def load() -> None:
+    for module in HANDLER_MODULES:
+        importlib.import_module(module)
+
+
+def handler_for(kind: str) -> Handler | None:
+    load()
+    return _handlers.get(kind)
+
+
+def kinds() -> list[str]:
+    load()
+    return sorted(_handlers)
+
+
+def periodic_jobs() -> list[Periodic]:
+    load()
+    return list(_periodic.values())
+
+
+def describe() -> dict[str, Any]:
+    return {"kinds": kinds(), "periodic": [p.kind for p in periodic_jobs()]}
