@@ -109,11 +109,16 @@ def service_of(request: web.Request) -> str:
 
 
 def render(request: web.Request, exc: BaseException) -> web.Response:
+    """The service's error body for `exc`; a 5xx is logged (with its stack
+    when the error was not one of the cascade's own)."""
     status = status_of(exc)
     if isinstance(exc, errors.CascadeError):
         message = exc.message
+        if status >= 500:
+            LOG.warning("%s %s: %s", request.method, request.path, exc)
     else:
         message = "Unexpected API Error. Please report this at the cascade's operator and attach the request id."
+        LOG.error("unexpected error in %s %s", request.method, request.path, exc_info=exc)
     response = RENDERERS[service_of(request)](status, message)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Keystone uri="%s"' % request.app.get("keystone_public_url", "")
@@ -133,10 +138,5 @@ async def faults_middleware(request: web.Request, handler):
         if exc.status == 405 and "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
-    except errors.CascadeError as exc:
-        if status_of(exc) >= 500:
-            LOG.warning("%s %s: %s", request.method, request.path, exc)
-        return render(request, exc)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a stack trace to a tenant
-        LOG.exception("unexpected error in %s %s", request.method, request.path)
         return render(request, exc)

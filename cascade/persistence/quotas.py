@@ -53,6 +53,10 @@ class ProjectQuotas:
         self._session = session
         self.project_id = project_id
 
+    @property
+    def session(self) -> AsyncSession:
+        return self._session
+
     async def limits(self, user_id: str | None = None) -> dict[str, int]:
         """The limits set on the project (user_id None) or on one of its users;
         unset resources are absent."""
@@ -105,6 +109,19 @@ class ProjectQuotas:
                                               deltas=dict(deltas), expires_at=expires_at))
         await self._session.flush()
         return reservation_id
+
+    async def consume(self, reservation_id: str, used: Mapping[str, int] | None = None) -> None:
+        """Take `used` off a reservation (None: all of it); one left holding
+        nothing is deleted."""
+        row = await self._session.get(QuotaReservationRow, reservation_id)
+        if row is None:
+            return
+        left = {} if used is None else {r: int(a) - int(used.get(r, 0)) for r, a in row.deltas.items()}
+        if any(amount > 0 for amount in left.values()):
+            row.deltas = {r: max(a, 0) for r, a in left.items()}
+        else:
+            await self._session.delete(row)
+        await self._session.flush()
 
     async def purge_expired(self, now: datetime.datetime) -> None:
         await self._session.execute(delete(QuotaReservationRow).where(

@@ -22,6 +22,8 @@ import math
 import zlib
 from typing import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from cascade import errors
 from cascade.config import QuotaSection
 from cascade.persistence.models import utcnow
@@ -51,10 +53,12 @@ class OverQuota(errors.OverLimit):
 @dataclasses.dataclass(frozen=True)
 class Reservation:
     """What a check holds until the work it allowed is recorded (`id` None:
-    nothing held); `count` is the number of servers a create may make."""
+    nothing held); `count` is the number of servers a create may make,
+    `each` what one of them takes of the reservation."""
 
     id: str | None
     count: int = 1
+    each: Mapping[str, int] | None = None
 
 
 def _exceeds(limit: int, value: int) -> bool:
@@ -187,7 +191,8 @@ class QuotaEngine:
                 requested = {"instances": str(min_count) if min_count == count else f"{min_count}-{count}",
                              "cores": deltas["cores"], "ram": deltas["ram"]}
                 raise OverQuota(overs, quotas, usages, _too_many(overs, requested, quotas, usages))
-            return Reservation(await self._reserve(view, user_id, deltas), count)
+            return Reservation(await self._reserve(view, user_id, deltas), count,
+                               each={"instances": 1, "cores": vcpus, "ram": ram})
 
     async def reserve_upsize(self, project_id: str, user_id: str, *, old: tuple[int, int],
                              new: tuple[int, int]) -> Reservation:
@@ -260,6 +265,20 @@ class QuotaEngine:
             limits = [await self._limits(view), await self._limits(view, user_id)]
         if any(_exceeds(limit["key_pairs"], count + 1) for limit in limits):
             raise errors.OverLimit("Quota exceeded, too many key pairs.")
+
+    @contextlib.asynccontextmanager
+    async def settling(self, project_id: str, reservation: Reservation | None,
+                       used: Mapping[str, int] | None = None) -> AsyncIterator[AsyncSession | None]:
+        """Record what a reservation allowed in the yielded session, and take
+        `used` (None: all) off the reservation in the same transaction, under
+        the project's lock: no check ever counts a server both as made and as
+        reserved. Without a reservation, yields None (record on your own)."""
+        if reservation is None or reservation.id is None:
+            yield None
+            return
+        async with self._locked(project_id) as view:
+            yield view.session
+            await view.consume(reservation.id, used)
 
     async def release(self, reservation: Reservation | None) -> None:
         if reservation is not None and reservation.id is not None:

@@ -6,7 +6,8 @@ RAM), rebuilds (metadata, personality), metadata writes, key pair creates.
 A check that reserves (creates, resizes, reverts) holds its reservation for
 the request that made it: `release_middleware` releases it when the request
 ends, after the handler has recorded what it made, so usage never
-undercounts in between. After a resize or revert is accepted, the servers
+undercounts in between; and what the handler records is taken off the
+reservation in the same transaction, so it never overcounts either. After a resize or revert is accepted, the servers
 projection carries the flavor the server is now charged for."""
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ LOG = logging.getLogger(__name__)
 
 _HELD = "cascade.quota_reservations"
 _RESIZE = "cascade.quota_resize"
+_RESIZE_HELD = "cascade.quota_resize_reservation"
 
 
 @web.middleware
@@ -51,10 +53,12 @@ def _files(personality: Any) -> list[tuple[str, str]]:
     return [(str(f.get("path", "")), str(f.get("contents", ""))) for f in personality or [] if isinstance(f, dict)]
 
 
-async def reserve_servers(request: web.Request, flavor: Flavor, spec: dict, min_count: int, max_count: int) -> int:
-    """A create's checks, in Nova's order; returns how many servers it may
-    make: max_count, or as many as fit if that is at least min_count (then
-    `spec["max_count"]` says so too)."""
+async def reserve_servers(request: web.Request, flavor: Flavor, spec: dict, min_count: int,
+                          max_count: int) -> Reservation:
+    """A create's checks, in Nova's order; the reservation says how many
+    servers it may make: max_count, or as many as fit if that is at least
+    min_count (then `spec["max_count"]` says so too). Each server recorded
+    is taken off it (`QuotaEngine.settling`)."""
     rt, ctx = runtime_of(request), context(request)
     if spec.get("metadata"):
         await rt.quotas.check_metadata(ctx.project_id, ctx.user_id, len(spec["metadata"]))
@@ -64,7 +68,7 @@ async def reserve_servers(request: web.Request, flavor: Flavor, spec: dict, min_
     _hold(request, reservation)
     if reservation.count < max_count:
         spec["max_count"] = reservation.count
-    return reservation.count
+    return reservation
 
 
 async def check_metadata(request: web.Request, target: patterns.Target, metadata: dict, *, replace: bool) -> None:
@@ -114,6 +118,7 @@ async def _charge(request: web.Request, target: patterns.Target, flavor_id: str)
                                                  new=(wanted.vcpus, wanted.ram))
     _hold(request, reservation)
     request[_RESIZE] = (server, flavor_id)
+    request[_RESIZE_HELD] = reservation
 
 
 async def after_action(request: web.Request, target: patterns.Target, action: str) -> None:
@@ -122,7 +127,8 @@ async def after_action(request: web.Request, target: patterns.Target, action: st
     top_id = target.route.top_id
     if action in ("resize", "revertResize") and _RESIZE in request:
         server, flavor_id = request[_RESIZE]
-        await rt.servers.upsert(dataclasses.replace(server, flavor_id=flavor_id))
+        async with rt.quotas.settling(server.project_id, request[_RESIZE_HELD]) as session:
+            await rt.servers.upsert_many([dataclasses.replace(server, flavor_id=flavor_id)], session=session)
         if action == "resize":
             await rt.quotas.resize_started(top_id, old_flavor_id=server.flavor_id, new_flavor_id=flavor_id)
     if action in ("confirmResize", "revertResize"):

@@ -24,6 +24,7 @@ from cascade.consistency import servers as recovery
 from cascade.consistency import site_quotas
 from cascade.context import RequestContext
 from cascade.persistence.servers import ProjectedServer
+from cascade.quotas.engine import Reservation
 from cascade.resources.kinds import SERVER, STAMP_KEY
 from cascade.runtime import Runtime
 from cascade.scheduling import placement
@@ -74,21 +75,23 @@ async def create(request: web.Request) -> web.Response:
     if zone is not None and rt.registry.by_az(zone) is None:
         raise errors.BadRequest("The requested availability zone is not available")
     group = await server_groups.requested(rt, ctx, body)
-    max_count = await quota_checks.reserve_servers(request, flavor, spec, min_count, max_count)
+    reservation = await quota_checks.reserve_servers(request, flavor, spec, min_count, max_count)
+    max_count = reservation.count
     wanted = placement.PlacementRequest(
         vcpus=flavor.vcpus * max_count, memory_mb=flavor.ram * max_count, availability_zone=zone,
         image_sites=frozenset(image_copies) if image_copies is not None else None,
         microversion=ctx.microversion)
     return await placement.place(wanted, lambda wanted: _create_placed(
-        rt, ctx, body, wanted, group, flavor, image_id, image_copies, keypair, zone, max_count))
+        rt, ctx, body, wanted, group, flavor, image_id, image_copies, keypair, zone, reservation))
 
 
 async def _create_placed(rt: Runtime, ctx: RequestContext, body: dict, wanted: placement.PlacementRequest,
                          group, flavor, image_id: str | None, image_copies, keypair, zone: str | None,
-                         max_count: int) -> web.Response:
+                         reservation: Reservation) -> web.Response:
     """The create in the site chosen for `wanted`; `placement.place` calls it
     again without a site that could not be reached at all."""
     spec: dict = body["server"]
+    max_count = reservation.count
     site = await server_groups.choose_site(rt, group, wanted)
     await _claim(rt, site, flavor.vcpus * max_count, flavor.ram * max_count)
     await site_quotas.ensure_open(rt, site, ctx.project_id)
@@ -106,12 +109,14 @@ async def _create_placed(rt: Runtime, ctx: RequestContext, body: dict, wanted: p
     hints = {k: v for k, v in body.items() if k != "server"}
     hints = await server_groups.hints_to_bottom(rt, ctx, group, site, hints)
     if max_count > 1:
-        return await _create_many(rt, ctx, site, spec, bottom_spec, hints, flavor.id, image_id, group=group)
-    return await _create_one(rt, ctx, site, spec, bottom_spec, hints, flavor.id, image_id, group=group)
+        return await _create_many(rt, ctx, site, spec, bottom_spec, hints, flavor.id, image_id, reservation,
+                                  group=group)
+    return await _create_one(rt, ctx, site, spec, bottom_spec, hints, flavor.id, image_id, reservation, group=group)
 
 
 async def _create_one(rt: Runtime, ctx: RequestContext, site: Site, spec: dict, bottom_spec: dict,
-                      hints: dict, flavor_id: str, image_id: str | None, group=None) -> web.Response:
+                      hints: dict, flavor_id: str, image_id: str | None, reservation: Reservation,
+                      group=None) -> web.Response:
     """One server in `site`, journaled (`consistency.servers`): the entry
     ends before the answer, so an interrupted create is undone, never
     finished, and never posted twice."""
@@ -124,7 +129,7 @@ async def _create_one(rt: Runtime, ctx: RequestContext, site: Site, spec: dict, 
                                       replacements=_top_names(bottom_spec, flavor_id, image_id))
         bottom = response.body["server"]
         await entry.note(bottom_id=bottom["id"])
-        await _record(rt, ctx, site, top_id, bottom["id"], spec, flavor_id, image_id)
+        await _record(rt, ctx, site, top_id, bottom["id"], spec, flavor_id, image_id, reservation)
         await patterns.remember_request(rt, ctx, site, response)
         await server_groups.join(rt, group, [top_id])
     answer = await rt.translator.to_top(SERVER, site, bottom, base_url=ctx.base_url)
@@ -170,7 +175,8 @@ async def _claim(rt: Runtime, site: Site, vcpus: int, memory_mb: int) -> None:
 
 
 async def _create_many(rt: Runtime, ctx: RequestContext, site: Site, spec: dict, bottom_spec: dict,
-                       hints: dict, flavor_id: str, image_id: str | None, group=None) -> web.Response:
+                       hints: dict, flavor_id: str, image_id: str | None, reservation: Reservation,
+                       group=None) -> web.Response:
     """min/max_count: one create in the site, then every server it made is
     given a top id. The servers are made stamped with the first one's top
     id (one request, one metadata for all); status sync gives each its own
@@ -187,11 +193,11 @@ async def _create_many(rt: Runtime, ctx: RequestContext, site: Site, spec: dict,
         bottom_spec["metadata"] = {**spec.get("metadata", {}), STAMP_KEY: stamp}
         response = await _post_create(rt, ctx, site, entry, [stamp], json={"server": bottom_spec, **hints},
                                       replacements=_top_names(bottom_spec, flavor_id, image_id))
-        reservation = response.body["reservation_id"]
-        await entry.note(reservation_id=reservation)
+        reservation_id = response.body["reservation_id"]
+        await entry.note(reservation_id=reservation_id)
         await patterns.remember_request(rt, ctx, site, response)
         made = await patterns.forward(rt, ctx, site, "compute", "GET", "/servers/detail",
-                                      params={"reservation_id": reservation})
+                                      params={"reservation_id": reservation_id})
         servers = sorted(made.body["servers"], key=lambda s: s.get("OS-EXT-SRV-ATTR:launch_index", 0))
         if not servers:
             raise errors.SiteError("The site made no server.", status=500, site=site.name)
@@ -201,10 +207,10 @@ async def _create_many(rt: Runtime, ctx: RequestContext, site: Site, spec: dict,
             if top_id != stamp:
                 await rt.routes.reserve(SERVER.name, site_id=site.id, project_id=ctx.project_id, top_id=top_id)
             await _record(rt, ctx, site, top_id, bottom["id"], {**spec, "name": bottom.get("name", spec["name"])},
-                          flavor_id, image_id)
+                          flavor_id, image_id, reservation)
             await server_groups.join(rt, group, [top_id])
     if spec.get("return_reservation_id") in (True, "True", "true", "1"):
-        return reply({"reservation_id": reservation}, status=202)
+        return reply({"reservation_id": reservation_id}, status=202)
     answer = await rt.translator.to_top(SERVER, site, servers[0], base_url=ctx.base_url)
     # the create view of Nova: the requested security groups (else the default one) and the password
     answer = {k: answer[k] for k in ("id", "links", "OS-DCF:diskConfig") if k in answer}
@@ -224,12 +230,14 @@ def _password(length: int = 12) -> str:
 
 
 async def _record(rt: Runtime, ctx: RequestContext, site: Site, top_id: str, bottom_id: str, spec: dict,
-                  flavor_id: str, image_id: str | None) -> None:
+                  flavor_id: str, image_id: str | None, reservation: Reservation) -> None:
     await rt.routes.bind(SERVER.name, top_id, site.id, bottom_id)
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    await rt.servers.upsert(ProjectedServer(
-        top_id=top_id, site_id=site.id, project_id=ctx.project_id, user_id=ctx.user_id, name=spec["name"],
-        status="BUILD", task_state="scheduling", flavor_id=flavor_id, image_id=image_id, created=now))
+    async with rt.quotas.settling(ctx.project_id, reservation, reservation.each) as session:
+        await rt.servers.upsert_many([ProjectedServer(
+            top_id=top_id, site_id=site.id, project_id=ctx.project_id, user_id=ctx.user_id, name=spec["name"],
+            status="BUILD", task_state="scheduling", flavor_id=flavor_id, image_id=image_id, created=now)],
+            session=session)
 
 
 async def _bdm_to_bottom(rt: Runtime, ctx: RequestContext, mappings: list[dict], site: Site) -> list[dict]:

@@ -105,6 +105,24 @@ async def test_a_create_gets_as_many_servers_as_fit_between_min_and_max(database
                                      "instances")
 
 
+async def test_a_server_recorded_while_settling_leaves_its_reservation(database: Database) -> None:
+    """The server row and the reservation's decrease commit together: a
+    check in between sees neither both nor none."""
+    quotas = engine(database, instances=3, cores=-1, ram=-1)
+    tiny = await flavor(database, "settle", 1, 64)
+    projection = ServerProjection(database)
+    held = await quotas.reserve_servers(P, U, vcpus=1, ram=64, max_count=2)
+    for i in range(2):
+        async with quotas.settling(P, held, held.each) as session:
+            await projection.upsert_many([ProjectedServer(
+                top_id=f"settled-{i}", site_id="s", project_id=P, user_id=U, name="s", status="BUILD",
+                flavor_id=tiny, created="2026-01-01T00:00:00Z")], session=session)
+        detail = (await quotas.detail(P))["instances"]
+        assert (detail["in_use"], detail["reserved"]) == (i + 1, 1 - i)
+    assert (await quotas.reserve_servers(P, U, vcpus=1, ram=64, max_count=5)).count == 1
+    await quotas.release(held)      # what the request's end releases: nothing left
+
+
 async def test_reservations_count_until_released_or_expired(database: Database) -> None:
     now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
     clock = [now]
@@ -212,4 +230,4 @@ async def test_registered_counters_count_and_check_other_resources(database: Dat
         await quotas.check_deltas(P, U, {"server_groups": 1})
     assert (refused.value.overs, refused.value.quotas["server_groups"]) == (["server_groups"], 2)
     assert dataclasses.asdict(await quotas.check_deltas("elsewhere", U, {"server_groups": 1})) == \
-        {"id": None, "count": 1}
+        {"id": None, "count": 1, "each": None}
