@@ -51,6 +51,7 @@ def parse_timestamp(text: str) -> datetime.datetime:
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(ProjectedServer))
+_COLUMNS = tuple(getattr(ServerRow, name) for name in _FIELDS)   # plain rows: no ORM objects to build
 
 
 def _server(row: ServerRow) -> ProjectedServer:
@@ -105,8 +106,8 @@ class ServerProjection:
         found: dict[str, ProjectedServer] = {}
         async with self._db.session() as session:
             for start in range(0, len(ids), CHUNK):
-                rows = await session.scalars(select(ServerRow).where(ServerRow.top_id.in_(ids[start:start + CHUNK])))
-                found.update((row.top_id, _server(row)) for row in rows)
+                rows = await session.execute(select(*_COLUMNS).where(ServerRow.top_id.in_(ids[start:start + CHUNK])))
+                found.update((row[0], ProjectedServer(*row)) for row in rows)
         return found
 
     async def in_site(self, site_id: str, *, deleted: bool, written_before: datetime.datetime) -> list[str]:

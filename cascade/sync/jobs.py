@@ -51,10 +51,12 @@ OVERLAP = dt.timedelta(seconds=5)
 
 
 def changes_every(settings) -> float:
-    """Polls are queued a worker's idle wait ([jobs] poll_interval) early,
-    so that they begin at most `[sync] changes_period` apart."""
+    """Polls are queued a worker's idle wait ([jobs] poll_interval) and a
+    tenth of the period early, so that a change a site makes is in the view
+    within `[sync] changes_period`: the next poll begins in time, and has
+    that tenth to run."""
     period = settings.sync.changes_period
-    return max(period - settings.jobs.poll_interval, period / 2)
+    return max(period * 0.9 - settings.jobs.poll_interval, period / 2)
 
 
 periodic(CHANGES, every=changes_every, per_site=True)
@@ -99,9 +101,11 @@ async def poll_changes(rt: "Runtime", job: Job) -> dict[str, Any]:
     tally = Tally()
     applier = Applier(rt, site, tally)
     since = site_time(watermark - OVERLAP)
+    asked_at: dt.datetime | None = None
     try:
         async for page in site_servers.walk(rt.registry.client(site.id), page_size=rt.settings.sync.page_size,
                                             params={"changes-since": since}):
+            asked_at = asked_at or page.site_time
             await applier.apply(page.servers)
     except errors.SiteUnavailable as exc:
         await store.polled(site.id, changes_since=None, error=str(exc))
@@ -113,8 +117,11 @@ async def poll_changes(rt: "Runtime", job: Job) -> dict[str, Any]:
         return {"fallback": "sweep", "reason": f"changes-since answered {exc.status}",
                 **await sweep(rt, site, store, retry_in=period)}
     await applier.remove_leftovers(grace=leftover_grace(rt))
-    if applier.latest is not None and applier.latest > watermark:
-        watermark = applier.latest
+    # the site's own clock when it began answering: every later change is
+    # newer, so a quiet site is not asked again for its last burst of changes
+    for seen in (applier.latest, asked_at):
+        if seen is not None and seen > watermark:
+            watermark = seen
     await store.polled(site.id, changes_since=site_time(watermark))
     return {"site": site.name, "since": since, **tally.result()}
 

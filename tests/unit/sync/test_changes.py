@@ -9,6 +9,7 @@ import pytest
 
 from cascade.errors import SiteUnavailable
 from cascade.jobs.registry import Retry
+from cascade.persistence.models import utcnow
 from cascade.persistence.servers import parse_timestamp
 from cascade.resources.kinds import STAMP_KEY
 from cascade.sites.client import SiteClient, SiteResponse
@@ -53,9 +54,15 @@ async def test_a_status_change_in_the_site_reaches_the_projection(harness):
     assert state.polled_at is not None and state.last_error is None
 
     # only what changed since the watermark (less the overlap) is asked for and written
+    await asyncio.sleep(1.1)
+    asked = utcnow().replace(microsecond=0)
     again = await h.run(CHANGES, "site1")
     assert again["written"] == 0
     assert parse_timestamp(again["since"]) == parse_timestamp(state.changes_since) - OVERLAP
+    # the watermark is the site's clock when it answered, not its last change: a
+    # quiet site is not asked for that change again and again
+    moved = parse_timestamp((await h.sync_state.get(h.site_ids["site1"])).changes_since)
+    assert moved >= asked > parse_timestamp(shown["updated"])
 
 
 async def test_a_server_deleted_in_the_site_is_marked_deleted_at_the_top(harness):
