@@ -7,11 +7,14 @@ from an existing `clouds.yaml` (`--sites-from FILE`: every cloud region in
 it, e.g. realstack's). Either way the same steps follow: write
 `DIR/cascade.conf` (the first cloud's Keystone, its user as the service
 account, SQLite in DIR unless `--database-url`), serve the cascade, add each
-cloud region as a site (named and zoned after its region), register the
-cascade's endpoints in Keystone under region `Cascade` (a stale endpoint of
-an earlier run is replaced), make sure the tenant projects and users exist,
-write `DIR/clouds.yaml` (clouds cascade, cascade-alt, cascade-admin and one
-cloud per site, the demo user straight at that site), print `ready`, and run
+cloud region as a site (named and zoned after its region; with `--adopt`, or
+`--preload-servers N`, which starts each simulated site with N servers of the
+demo tenants, adopting what the site holds, every adoption ended before
+`ready`), register the cascade's endpoints in Keystone under region
+`Cascade` (a stale endpoint of an earlier run is replaced), make sure the
+tenant projects and users exist, write `DIR/clouds.yaml` (clouds cascade,
+cascade-alt, cascade-admin and one cloud per site, the demo user straight
+at that site), print `ready`, and run
 until SIGINT or SIGTERM, which stop everything the demo started. Every step
 is idempotent, so a re-run over the same Keystone or DIR changes nothing it
 need not.
@@ -78,6 +81,12 @@ def register(sub) -> None:
     p.add_argument("--simcloud-port", type=int, default=0, help="simcloud's Keystone port (0: any free port)")
     p.add_argument("--build-seconds", type=float, default=1.0, help="how long simulated servers take to build")
     p.add_argument("--site-config", help="simcloud per-site overrides (JSON or YAML)")
+    p.add_argument("--preload-servers", type=int, default=0, metavar="N",
+                   help="simcloud starts each site with N ACTIVE servers of the demo tenants, which the cascade "
+                        "adopts (implies --adopt)")
+    p.add_argument("--adopt", action="store_true",
+                   help="adopt what each site already holds as it is added, and print `ready` only once every "
+                        "adoption has ended (the top-id stamps may still be being written)")
     p.add_argument("--database-url", help="the cascade's database, e.g. postgresql://user@host/name "
                                           "(default: SQLite in the state dir)")
     p.add_argument("--split", action="store_true",
@@ -113,11 +122,13 @@ def simcloud_backdrop(args: argparse.Namespace, state: pathlib.Path) -> Iterator
                "--state-dir", str(sim_dir), "--build-seconds", str(args.build_seconds)]
     if args.site_config:
         command += ["--site-config", args.site_config]
+    if args.preload_servers:
+        command += ["--preload-servers", str(args.preload_servers)]
     simcloud = processes.launch(command, state / "simcloud.log")
     pid_file = state / "simcloud.pid"
     try:
         try:
-            processes.wait_ready([simcloud], timeout=60)
+            processes.wait_ready([simcloud], timeout=60 + args.preload_servers * args.sites / 10_000)
         except processes.NotReady as exc:
             raise SystemExit(f"simcloud did not start: {exc}") from None
         processes.write_pids(pid_file, [simcloud.process.pid])
@@ -198,12 +209,21 @@ def settings_for(state: pathlib.Path, keystone: config.KeystoneSection, port: in
     )
 
 
-def add_sites(admin: AdminClient, sites: dict[str, object]) -> None:
+def add_sites(admin: AdminClient, sites: dict[str, object], *, adopt: bool = False) -> None:
+    """Add the sites the cascade does not know yet; with `adopt`, adopt what
+    each holds and wait until every adoption has ended."""
     known = {s["name"] for s in admin.call("GET", "/sites")["sites"]}
+    jobs = []
     for name, region in sites.items():
         if name not in known:
-            admin.call("POST", "/sites", {"site": {"name": name, "availability_zone": name,
-                                                   "cloud": settings_of(region)}})
+            answer = admin.call("POST", "/sites", {"site": {"name": name, "availability_zone": name,
+                                                            "cloud": settings_of(region), "adopt": adopt}})
+            if answer.get("job"):
+                jobs.append(answer["job"])
+    for job in jobs:
+        ended = admin.wait_job(job["id"], interval=0.5)
+        if ended["state"] != "succeeded":
+            raise SystemExit(f"the adoption job {job['id']} {ended['state']}: {ended.get('error')}")
 
 
 def _cloud(auth_url: str, user: str, project: str, password: str, region: str, *, domain: str = "Default") -> dict:
@@ -234,10 +254,11 @@ def write_clouds(state: pathlib.Path, settings: config.Settings, backdrop: Backd
 
 
 def prepare(settings: config.Settings, backdrop: Backdrop, sites: dict[str, object],
-            state: pathlib.Path) -> None:
-    """Everything after the cascade listens: sites, catalog, tenants, clouds.yaml."""
+            state: pathlib.Path, *, adopt: bool = False) -> None:
+    """Everything after the cascade listens: sites (adopted, with `adopt`),
+    catalog, tenants, clouds.yaml."""
     admin = AdminClient(settings)
-    add_sites(admin, sites)
+    add_sites(admin, sites, adopt=adopt)
     keystone = KeystoneAdmin(admin.session, settings.keystone.auth_url)
     base = f"http://{settings.DEFAULT.listen}"
     keystone.register_endpoints(settings.keystone.region_name, {
@@ -262,6 +283,10 @@ def configure(args: argparse.Namespace, state: pathlib.Path,
     return settings, site_regions(backdrop, regions)
 
 
+def adopts(args: argparse.Namespace) -> bool:
+    return args.adopt or args.preload_servers > 0
+
+
 def backdrop_for(args: argparse.Namespace, state: pathlib.Path):
     return existing_backdrop(args) if args.sites_from else simcloud_backdrop(args, state)
 
@@ -273,7 +298,7 @@ async def main(args: argparse.Namespace) -> None:
     with backdrop_for(args, state) as backdrop:
         settings, sites = configure(args, state, backdrop)
         await serve.serve_forever(settings, on_ready=lambda: asyncio.to_thread(
-            prepare, settings, backdrop, sites, state))
+            prepare, settings, backdrop, sites, state, adopt=adopts(args)))
 
 
 class Interrupted(Exception):
@@ -339,7 +364,7 @@ def main_split(args: argparse.Namespace) -> None:
         cascade = CascadeProcesses(state)
         try:
             cascade.start(processes.API, 1)
-            prepare(settings, backdrop, sites, state)
+            prepare(settings, backdrop, sites, state, adopt=adopts(args))
             # the others read the sites table as they start, so they know every site from their first request
             cascade.start(processes.API, args.api_processes - 1)
             cascade.start(processes.WORKER, args.workers)
@@ -352,6 +377,10 @@ def main_split(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.api_processes < 1 or args.workers < 0:
         raise SystemExit("--api-processes must be at least 1 and --workers at least 0")
+    if args.preload_servers < 0:
+        raise SystemExit("--preload-servers cannot be negative")
+    if args.preload_servers and args.sites_from:
+        raise SystemExit("--preload-servers fills simulated sites; it does not go with --sites-from")
     if not (args.split or args.api_processes > 1 or args.workers):
         asyncio.run(main(args))
         return 0
