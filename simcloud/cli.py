@@ -3,7 +3,8 @@
 Serve a world (the default form)::
 
     simcloud --sites N [--port P] [--state-dir DIR] [--host H]
-             [--build-seconds S] [--preload-servers N] [--site-config FILE]
+             [--build-seconds S] [--preload-servers N [--preload-tenants T]]
+             [--site-config FILE]
 
 writes ``DIR/clouds.yaml`` and ``DIR/simcloud.json``, prints ``ready`` alone
 on a line once Keystone and every site answer, and runs until SIGINT or
@@ -52,7 +53,10 @@ def _serve_parser() -> argparse.ArgumentParser:
                         help="seconds a server takes to become ACTIVE")
     parser.add_argument("--preload-servers", type=int, default=0, metavar="N",
                         help="ACTIVE servers each site starts with, round-robin over the "
-                        "projects demo and alt (default 0)")
+                        "projects demo and alt (and the --preload-tenants) (default 0)")
+    parser.add_argument("--preload-tenants", type=int, default=0, metavar="T",
+                        help="T more tenants (tenant1..tenantT: a project and a member user of that name, "
+                        "password 'password') that preloaded servers are spread over too")
     parser.add_argument("--site-config", type=pathlib.Path,
                         help="JSON or YAML file of per-site settings")
     parser.add_argument("--token-ttl", type=float, default=3600.0, help="token lifetime, seconds")
@@ -107,7 +111,8 @@ async def serve(args: argparse.Namespace) -> int:
     overrides = load_site_config(args.site_config) if args.site_config else None
     world = World(args.sites, host=args.host, port=args.port, state_dir=args.state_dir,
                   site_overrides=overrides, build_seconds=args.build_seconds,
-                  token_ttl=args.token_ttl, preload_servers=args.preload_servers)
+                  token_ttl=args.token_ttl, preload_servers=args.preload_servers,
+                  preload_tenants=args.preload_tenants)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -174,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _serve_parser().error("--sites must be at least 1")
     if args.preload_servers < 0:
         _serve_parser().error("--preload-servers cannot be negative")
+    if args.preload_tenants < 0:
+        _serve_parser().error("--preload-tenants cannot be negative")
     try:
         return asyncio.run(serve(args))
     except (ValueError, OSError) as error:

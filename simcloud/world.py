@@ -32,6 +32,7 @@ from simcloud.cloudsyaml import write_state
 from simcloud.control import ControlApi
 from simcloud.faults import FaultInjector, Faults
 from simcloud.keystone import Keystone
+from simcloud.keystone.seed import add_tenant
 from simcloud.nova.preload import Tenant
 from simcloud.site import Site, SiteConfig
 
@@ -124,9 +125,11 @@ class World:
                  state_dir: str | pathlib.Path | None = None,
                  site_overrides: Mapping[str, Mapping[str, Any]] | None = None,
                  build_seconds: float = 1.0, token_ttl: float = 3600.0,
-                 preload_servers: int = 0) -> None:
+                 preload_servers: int = 0, preload_tenants: int = 0) -> None:
         """`build_seconds` and `preload_servers` are every site's unless
-        `site_overrides` say otherwise for a site."""
+        `site_overrides` say otherwise for a site. Preloaded servers belong
+        to demo, alt and `preload_tenants` more tenants (tenant1..tenantN,
+        each a project and a member user of that name), round-robin."""
         if sites < 0:
             raise ValueError("the number of sites cannot be negative")
         if preload_servers < 0:
@@ -135,6 +138,9 @@ class World:
         self.port = port
         self.state_dir = pathlib.Path(state_dir) if state_dir is not None else None
         self.keystone = Keystone(token_ttl=token_ttl)
+        self._extra_tenants = [f"tenant{i}" for i in range(1, preload_tenants + 1)]
+        for name in self._extra_tenants:
+            add_tenant(self.keystone.store, name)
         self._configs = self._site_configs(sites, site_overrides or {}, {
             "build_seconds": build_seconds, "preload_servers": preload_servers})
         self._sites: dict[str, SiteHandle] = {}
@@ -235,7 +241,7 @@ class World:
         with its user."""
         store = self.keystone.store
         tenants = []
-        for name in PRELOAD_TENANTS:
+        for name in (*PRELOAD_TENANTS, *self._extra_tenants):
             project = store.project_by_name(name, "default")
             user = store.user_by_name(name, "default")
             if project is not None and user is not None:

@@ -84,6 +84,9 @@ def register(sub) -> None:
     p.add_argument("--preload-servers", type=int, default=0, metavar="N",
                    help="simcloud starts each site with N ACTIVE servers of the demo tenants, which the cascade "
                         "adopts (implies --adopt)")
+    p.add_argument("--preload-tenants", type=int, default=0, metavar="T",
+                   help="spread the preloaded servers over T more tenants too (tenant1..tenantT, password "
+                        "'password'), besides demo and alt")
     p.add_argument("--adopt", action="store_true",
                    help="adopt what each site already holds as it is added, and print `ready` only once every "
                         "adoption has ended (the top-id stamps may still be being written)")
@@ -123,7 +126,7 @@ def simcloud_backdrop(args: argparse.Namespace, state: pathlib.Path) -> Iterator
     if args.site_config:
         command += ["--site-config", args.site_config]
     if args.preload_servers:
-        command += ["--preload-servers", str(args.preload_servers)]
+        command += ["--preload-servers", str(args.preload_servers), "--preload-tenants", str(args.preload_tenants)]
     simcloud = processes.launch(command, state / "simcloud.log")
     pid_file = state / "simcloud.pid"
     try:

@@ -109,6 +109,7 @@ class ServerRow(Base):
         Index(None, "project_id", "created_at"),
         Index(None, "site_id"),
         Index(None, "site_id", "deleted"),
+        Index(None, "project_id", "deleted", "user_id", "flavor_id"),   # quota usage, from the index alone
     )
 
     top_id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)

@@ -79,7 +79,7 @@ class ProjectQuotas:
     async def servers(self, user_id: str | None = None) -> ServerUsage:
         """Live servers of the project (or of one user in it) with their
         flavors' vCPUs and RAM."""
-        query = (select(func.count(ServerRow.top_id), func.coalesce(func.sum(FlavorRow.vcpus), 0),
+        query = (select(func.count(), func.coalesce(func.sum(FlavorRow.vcpus), 0),
                         func.coalesce(func.sum(FlavorRow.ram), 0))
                  .select_from(ServerRow).outerjoin(FlavorRow, FlavorRow.id == ServerRow.flavor_id)
                  .where(ServerRow.project_id == self.project_id, ServerRow.deleted.is_(False)))

@@ -8,6 +8,9 @@ bootstrap` plus a devstack-like set of tenants would leave it:
 - users ``admin`` (admin on ``admin``), ``demo`` (member on ``demo``),
   ``alt`` (member on ``alt``); every password is ``password``.
 
+`add_tenant` adds more tenants like demo (a project, and a member user of
+the same name), for preloaded servers spread over many projects.
+
 The catalog is not seeded here: `simcloud.world` registers the endpoints once
 it knows the ports it listens on.
 """
@@ -38,3 +41,13 @@ def seed(store: Store) -> None:
         user = store.add_user(User(id=new_id(), name=user_name, domain_id=DEFAULT_DOMAIN_ID,
                                    password=DEFAULT_PASSWORD, default_project_id=project.id))
         store.grant(Grant(user_id=user.id, role_id=roles[role_name].id, project_id=project.id))
+
+
+def add_tenant(store: Store, name: str) -> tuple[Project, User]:
+    """A project `name` and a user `name`, member of it; password ``password``."""
+    project = store.add_project(Project(id=new_id(), name=name, domain_id=DEFAULT_DOMAIN_ID,
+                                        parent_id=DEFAULT_DOMAIN_ID, description=f"{name} project"))
+    user = store.add_user(User(id=new_id(), name=name, domain_id=DEFAULT_DOMAIN_ID, password=DEFAULT_PASSWORD,
+                               default_project_id=project.id))
+    store.grant(Grant(user_id=user.id, role_id=store.role_by_name("member").id, project_id=project.id))
+    return project, user

@@ -122,3 +122,12 @@ async def test_a_site_override_sets_its_own_count_and_bad_counts_are_refused() -
         World(1, preload_servers=-1)
     refused = simcloud("--sites", "1", "--preload-servers", "-1")
     assert refused.wait(20) == 2
+
+
+async def test_preloaded_servers_spread_over_more_tenants_who_can_log_in() -> None:
+    async with World(1, preload_servers=8, preload_tenants=2) as world:
+        store = world.keystone.store
+        owners = {store.project_by_name(name, "default").id: name for name in ("demo", "alt", "tenant1", "tenant2")}
+        projects = world.site("site1").site.store.projects
+        assert {owners[p]: projects[p].instances for p in owners} == {"demo": 2, "alt": 2, "tenant1": 2, "tenant2": 2}
+        assert store.user_by_name("tenant2", "default").password == "password"
