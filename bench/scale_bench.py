@@ -91,12 +91,16 @@ class Cloud:
         self.http = http
         self.clouds = yaml.safe_load((state / "clouds.yaml").read_text())["clouds"]
 
-    async def token(self, cloud: str) -> tuple[str, dict]:
-        """(token, {region: compute url}) of a cloud's user."""
+    async def token(self, cloud: str, *, user: str | None = None) -> tuple[str, dict]:
+        """(token, {region: compute url}) of a cloud's user, or of another
+        `user` of its Keystone (a preloaded tenant: project of the same
+        name, password "password")."""
         auth = self.clouds[cloud]["auth"]
+        name, password, project = (auth["username"], auth["password"], auth["project_name"]) if user is None \
+            else (user, "password", user)
         body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": auth["username"], "password": auth["password"], "domain": {"name": "Default"}}}},
-            "scope": {"project": {"name": auth["project_name"], "domain": {"name": "Default"}}}}}
+            "name": name, "password": password, "domain": {"name": "Default"}}}},
+            "scope": {"project": {"name": project, "domain": {"name": "Default"}}}}}
         async with self.http.post(auth["auth_url"].rstrip("/") + "/auth/tokens", json=body) as r:
             token, catalog = r.headers["X-Subject-Token"], (await r.json())["token"]["catalog"]
         computes = {e["region_id"]: e["url"] for s in catalog if s["type"] == "compute"
@@ -211,6 +215,7 @@ async def measure(sites: int, servers: int, args: argparse.Namespace, state: pat
     port = free_port()
     began = time.monotonic()
     with running_demo(["--sites", str(sites), "--preload-servers", str(servers), "--build-seconds", "0.5",
+                       "--preload-tenants", str(args.tenants - 2),
                        "--database-url", f"sqlite:///{state / 'cascade.sqlite'}"],
                       state, port, timeout=7200) as demo, MemoryWatch(demo.pid) as memory:
         ready = time.monotonic() - began
@@ -228,9 +233,9 @@ async def measure(sites: int, servers: int, args: argparse.Namespace, state: pat
                              + await jobs_of(cloud, admin_url, admin, "site.stamp"))
             idle_rss = rss_mib(demo.pid)
 
-            tenants = {}
-            for name in ("cascade", "cascade-alt"):
-                tenants[name] = await cloud.token(name)
+            tenants = {"cascade": await cloud.token("cascade")}
+            for n in range(1, args.tenants - 1):
+                tenants[f"tenant{n}"] = await cloud.token("cascade", user=f"tenant{n}")
             demo_token, computes = tenants["cascade"]
             cascade_compute = computes[cloud.clouds["cascade"]["region_name"]]
             quota = {"quota_set": {"instances": -1, "cores": -1, "ram": -1}}
@@ -243,9 +248,11 @@ async def measure(sites: int, servers: int, args: argparse.Namespace, state: pat
             sampled = Sites()
             await sampled.sample(cloud, demo_token, computes, random.Random(1).sample(
                 site_names, min(SAMPLED_SITES, len(site_names))))
-            for url in sampled.compute.values():     # the direct creates need room in the sites too
-                project = (await cloud.get(f"{url}/servers/detail", demo_token, limit="1"))["servers"][0]
-                await cloud.send("PUT", f"{url}/os-quota-sets/{project['tenant_id']}", admin, quota)
+            admin_project = next(p["id"] for p in (await cloud.get(
+                f"{cloud.clouds['cascade-admin']['auth']['auth_url'].rstrip('/')}/auth/projects", admin))["projects"]
+                if p["name"] == "admin")
+            for url in sampled.compute.values():     # the direct creates (as the admin) need room in the sites
+                await cloud.send("PUT", f"{url}/os-quota-sets/{admin_project}", admin, quota)
             flavors = (await cloud.get(f"{cascade_compute}/flavors", demo_token))["flavors"]
             flavor = next(f["id"] for f in flavors if f["name"] == "m1.tiny")
             image = (await cloud.get(f"{base}/image/v2/images", demo_token, name="cirros"))["images"][0]["id"]
@@ -254,15 +261,20 @@ async def measure(sites: int, servers: int, args: argparse.Namespace, state: pat
             for name, (token, _) in tenants.items():
                 ids = []
                 marker = None
-                for _ in range(3):
+                for _ in range(1):
                     page = (await cloud.get(f"{cascade_compute}/servers", token, limit="1000",
                                             **({"marker": marker} if marker else {})))["servers"]
                     ids += [s["id"] for s in page]
+                    if len(page) < 1000:
+                        break
                     marker = page[-1]["id"]
                 cascade_targets.append(load.Target(token, lambda site: cascade_compute, [(None, i) for i in ids],
-                                                   [None], lambda site: flavor, lambda site: image))
-            direct_target = load.Target(demo_token, sampled.compute.__getitem__, sampled.servers,
-                                        list(sampled.compute), sampled.flavor.__getitem__, sampled.image.__getitem__)
+                                                   [None], lambda site: flavor, lambda site: image,
+                                                   full_pages=sites * servers // args.tenants >= 1000))
+            # straight at the sites as their admin, so that a site's page holds 1,000 servers (of all tenants)
+            direct_target = load.Target(admin, sampled.compute.__getitem__, sampled.servers,
+                                        list(sampled.compute), sampled.flavor.__getitem__, sampled.image.__getitem__,
+                                        full_pages=servers >= 1000, list_params={"all_tenants": "1"})
 
             rng = random.Random(args.seed)
             shows = [s for _, s in cascade_targets[0].servers]
@@ -276,7 +288,8 @@ async def measure(sites: int, servers: int, args: argparse.Namespace, state: pat
                     f"{cascade_compute}/servers/detail", demo_token, limit="1000")),
             }
             pages = {name: await timed(max(args.rounds // 10, 3), lambda name=name: cloud.get(
-                f"{sampled.compute[name]}/servers/detail", demo_token, limit="1000")) for name in sampled.compute}
+                f"{sampled.compute[name]}/servers/detail", admin, limit="1000", all_tenants="1"))
+                for name in sampled.compute}
             slowest = max(pages, key=lambda n: pages[n]["p50_ms"])
             quiet["page_direct_slowest_site"] = pages[slowest]
 
@@ -339,6 +352,9 @@ def main() -> None:
     parser.add_argument("--configs", default="10x10000,100x1000,100x10000",
                         help="SITESxSERVERS_PER_SITE, comma-separated, run in turn")
     parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--tenants", type=int, default=100,
+                        help="tenants the preloaded servers and the clients are spread over (demo, alt and "
+                             "tenant1..)")
     parser.add_argument("--seconds", type=float, default=60.0, help="each load phase's length")
     parser.add_argument("--rounds", type=int, default=50, help="quiet shows (pages: a fifth of it)")
     parser.add_argument("--changes", type=int, default=10, help="status changes timed during the load")

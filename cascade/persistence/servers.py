@@ -103,12 +103,15 @@ class ServerProjection:
     async def get_many(self, top_ids: Iterable[str]) -> dict[str, ProjectedServer]:
         """The rows of `top_ids` there are, by top id (one session, chunked)."""
         ids = list(dict.fromkeys(top_ids))
-        found: dict[str, ProjectedServer] = {}
-        async with self._db.session() as session:
+
+        def load(connection) -> dict[str, ProjectedServer]:
+            found: dict[str, ProjectedServer] = {}
             for start in range(0, len(ids), CHUNK):
-                rows = await session.execute(select(*_COLUMNS).where(ServerRow.top_id.in_(ids[start:start + CHUNK])))
+                rows = connection.execute(select(*_COLUMNS).where(ServerRow.top_id.in_(ids[start:start + CHUNK])))
                 found.update((row[0], ProjectedServer(*row)) for row in rows)
-        return found
+            return found
+
+        return await self._db.read(load) if ids else {}
 
     async def in_site(self, site_id: str, *, deleted: bool, written_before: datetime.datetime) -> list[str]:
         """Top ids of a site's rows, live or deleted, last written before a moment."""

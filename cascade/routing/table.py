@@ -43,7 +43,8 @@ class Route:
     state: str
 
 
-def _route(row: RouteRow) -> Route:
+def _route(row) -> Route:
+    """A route from a RouteRow, or from a plain row of its columns."""
     return Route(kind=row.kind, top_id=row.top_id, site_id=row.site_id, bottom_id=row.bottom_id,
                  project_id=row.project_id, state=row.state)
 
@@ -205,11 +206,10 @@ class RouteTable:
         else:
             query = (query.join(SiteRow, SiteRow.id == RouteRow.site_id)
                      .order_by(case((RouteRow.state == BOUND, 0), else_=1), SiteRow.position).limit(1))
-        async with self._db.session() as session:
-            row = await session.scalar(query)
-            if row is None:
-                raise _not_found(kind, top_id)
-            route = _route(row)
+        row = await self._db.read(lambda connection: connection.execute(query).first())
+        if row is None:
+            raise _not_found(kind, top_id)
+        route = _route(row)
         self._cache.offer(generation, route, first=site_id is None)
         return route
 
@@ -257,13 +257,17 @@ class RouteTable:
         if not ids:
             return []
         generation = self._cache.generation
-        routes: list[Route] = []
-        async with self._db.session() as session:
+
+        def load(connection) -> list[Route]:
+            found = []
             for start in range(0, len(ids), CHUNK):
-                rows = await session.scalars(select(RouteRow).where(
+                rows = connection.execute(select(RouteRow).where(
                     RouteRow.kind == kind, RouteRow.site_id == site_id, RouteRow.bottom_id.is_not(None),
                     column.in_(ids[start:start + CHUNK])))
-                routes.extend(_route(row) for row in rows)
+                found.extend(_route(row) for row in rows)
+            return found
+
+        routes = await self._db.read(load)
         for route in routes:
             self._cache.offer(generation, route)
         return routes

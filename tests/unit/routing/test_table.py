@@ -24,7 +24,7 @@ async def add_sites(db: Database, count: int) -> list[str]:
 
 
 class CountingDatabase:
-    """A Database whose sessions are counted, to see what the cache spares."""
+    """A Database whose sessions and reads are counted, to see what the cache spares."""
 
     def __init__(self, db: Database) -> None:
         self.db, self.sessions = db, 0
@@ -32,6 +32,10 @@ class CountingDatabase:
     def session(self):
         self.sessions += 1
         return self.db.session()
+
+    async def read(self, work):
+        self.sessions += 1
+        return await self.db.read(work)
 
 
 async def test_reserve_bind_resolve(database: Database) -> None:
@@ -204,7 +208,7 @@ async def test_writes_drop_what_the_cache_held(database: Database) -> None:
 
 
 class PausingDatabase:
-    """Holds a session's end until released: a read that raced a write."""
+    """Holds a session's or a read's end until released: a read that raced a write."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -220,6 +224,14 @@ class PausingDatabase:
         if armed:
             self.read_done.set()
             await self.release.wait()
+
+    async def read(self, work):
+        armed, self.armed = self.armed, False
+        result = await self.db.read(work)
+        if armed:
+            self.read_done.set()
+            await self.release.wait()
+        return result
 
 
 async def test_a_read_racing_a_forget_does_not_cache_the_forgotten_route(database: Database) -> None:
