@@ -154,6 +154,21 @@ class SiteRegistry:
             await self._close_clients([stale])
         return record.site
 
+    def claim(self, site_id: str, *, vcpus: int, memory_mb: int) -> None:
+        """Count a placement against the site's capacity in this process's
+        view at once, so that the next placements weigh it; nothing is
+        written (a write per create, under the registry's lock, made every
+        create wait for the one before): the site's next probe stores the
+        real figures."""
+        record = self._records.get(site_id)
+        if record is None:
+            return
+        capacity = record.site.capacity
+        claimed = dataclasses.replace(capacity, vcpus_used=capacity.vcpus_used + vcpus,
+                                      memory_mb_used=capacity.memory_mb_used + memory_mb)
+        self._records[site_id] = dataclasses.replace(record, site=dataclasses.replace(record.site, capacity=claimed))
+        self._reorder()
+
     async def remove(self, site_id: str, *, force: bool = False, routes: RouteTable) -> None:
         """Unregister a site. Refused (Conflict) while routes point into it,
         unless `force`, which forgets those routes: their resources are then

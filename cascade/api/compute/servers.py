@@ -93,7 +93,7 @@ async def _create_placed(rt: Runtime, ctx: RequestContext, body: dict, wanted: p
     spec: dict = body["server"]
     max_count = reservation.count
     site = await server_groups.choose_site(rt, group, wanted)
-    await _claim(rt, site, flavor.vcpus * max_count, flavor.ram * max_count)
+    rt.registry.claim(site.id, vcpus=flavor.vcpus * max_count, memory_mb=flavor.ram * max_count)
     await site_quotas.ensure_open(rt, site, ctx.project_id)
     bottom_spec = schemas.canonical_access_ips(spec)
     bottom_spec.pop("availability_zone", None)  # the site schedules inside itself...
@@ -164,14 +164,6 @@ def _top_names(bottom_spec: dict, flavor_id: str, image_id: str | None) -> dict[
     if image_id and bottom_spec.get("imageRef"):
         names[bottom_spec["imageRef"]] = image_id
     return names
-
-
-async def _claim(rt: Runtime, site: Site, vcpus: int, memory_mb: int) -> None:
-    """Count a placement against the site's capacity at once, so that the
-    next placements weigh it before the next probe reports the real figures."""
-    capacity = rt.registry.get(site.id).capacity
-    await rt.registry.update(site.id, capacity=dataclasses.replace(
-        capacity, vcpus_used=capacity.vcpus_used + vcpus, memory_mb_used=capacity.memory_mb_used + memory_mb))
 
 
 async def _create_many(rt: Runtime, ctx: RequestContext, site: Site, spec: dict, bottom_spec: dict,
