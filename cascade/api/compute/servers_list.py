@@ -1,7 +1,10 @@
 """Server lists (`GET /servers`, `GET /servers/detail`): fanned out.
 
-Every site that may hold matching servers is asked concurrently, with the
-tenant's filters (ids translated per site) and sort keys; each site's rows
+Only the sites that may hold matching servers are asked, concurrently: those
+where the listed projects have servers (`project_sites`, written with every
+projection row, read per list), or every site for an admin's `all_tenants`
+list of all projects. Each is asked with the tenant's filters (ids
+translated per site) and sort keys; each site's rows
 become a lazy stream (`fanout.SitePager`), and the streams are merged on the
 sort keys with site order as the tie-break, so pages are global and stable.
 
@@ -165,7 +168,9 @@ async def _list(request: web.Request, *, detail: bool) -> web.Response:
     spec, keys, dirs = _sort(ctx, query)
     filters = MultiDict((k, v) for k, v in query.items() if k not in PAGING)
     zone = filters.pop("availability_zone", None)
-    sites = [s for s in rt.registry.all() if zone is None or s.availability_zone == zone]
+    sites = await _sites_to_ask(rt, ctx, query)
+    if zone is not None:
+        sites = [s for s in sites if s.availability_zone == zone]
     marker = query.get("marker")
     marker_site = marker_bottom = marker_row = None
     if marker:
@@ -242,6 +247,31 @@ async def _resumed(first: dict, rest: SitePager, site: Site, unavailable: list[S
     except errors.CascadeError as exc:
         LOG.warning("site %s failed during a list: %s", site.name, exc)
         unavailable.append(site)
+
+
+def _listed_projects(ctx: RequestContext, query) -> set[str] | None:
+    """Every project whose servers the sites may answer with; None for all.
+    A superset whatever a site's Nova makes of the filters: the caller's own
+    project, and any project_id/tenant_id asked for (which Nova honours with
+    `all_tenants` only)."""
+    asked = set(query.getall("project_id", [])) | set(query.getall("tenant_id", []))
+    if "all_tenants" in query and not asked:
+        return None
+    if ctx.project_id is None:
+        return None   # a token with no project: Nova lists by user, whichever project
+    return asked | {ctx.project_id}
+
+
+async def _sites_to_ask(rt: Runtime, ctx: RequestContext, query) -> list[Site]:
+    """The sites, in position order, that may hold servers of the listed projects."""
+    projects = _listed_projects(ctx, query)
+    if projects is None:
+        return rt.registry.all()
+    holding = await rt.servers.sites_of(projects)
+    if not holding:
+        # one site still judges the filters, so that a bad one is Nova's 400 as it would be with servers
+        return [site for site in rt.registry.all() if site.health != DOWN][:1]
+    return [site for site in rt.registry.all() if site.id in holding]
 
 
 async def _partial_rows(rt: Runtime, ctx: RequestContext, sites: list[Site], detail: bool, query) -> list[dict]:
