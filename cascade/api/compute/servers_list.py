@@ -96,14 +96,19 @@ def _sort(ctx: RequestContext, query) -> tuple[SortSpec, list[str], list[str]]:
 
 
 def _with_sort_values(rows: list[dict], keys: list[str]) -> list[dict]:
+    fields = [(_SORT.format(i), paths.finder(paths.parse(SORT_FIELDS[key]))) for i, key in enumerate(keys)]
     for row in rows:
-        for i, key in enumerate(keys):
-            row[_SORT.format(i)] = paths.get(row, SORT_FIELDS[key])
+        for hidden, find in fields:
+            found = find(row)
+            row[hidden] = found[0][0][found[0][1]] if found else None
     return rows
 
 
-def _strip(row: dict) -> dict:
-    return {k: v for k, v in row.items() if not k.startswith("__sort_")}
+def _strip(row: dict, sort_fields: int) -> dict:
+    """The row without its hidden sort values (in place: the row is the list's own)."""
+    for i in range(sort_fields):
+        row.pop(_SORT.format(i), None)
+    return row
 
 
 async def _marker_position(rt: Runtime, ctx: RequestContext, marker: str, keys: list[str]):
@@ -195,7 +200,8 @@ async def _list(request: web.Request, *, detail: bool) -> web.Response:
             return _with_sort_values(response.body["servers"], keys)
 
         async def translate(rows: list[dict]) -> list[dict]:
-            return await rt.translator.many_to_top(SERVER, site, rows, base_url=ctx.base_url)
+            # the rows were parsed for this list alone: translated in place, not copied
+            return await rt.translator.many_to_top(SERVER, site, rows, base_url=ctx.base_url, owned=True)
 
         start = marker_bottom if site is marker_site else None
         keep = (lambda row, i=site.position: keep_after(row, i)) if keep_after else None
@@ -224,7 +230,7 @@ async def _list(request: web.Request, *, detail: bool) -> web.Response:
         streams.append(_resumed(first, pager, result.site, unavailable))
         positions.append(result.site)
     merged = await merge_indexed(streams, spec, limit) if streams else []
-    rows = [_strip(row) for _, row in merged]
+    rows = [_strip(row, len(keys)) for _, row in merged]
     if not detail:
         rows = [server_views.summary(row) for row in rows]
     if (unavailable and not marker and at_least(ctx.microversion, "2.69")
