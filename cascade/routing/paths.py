@@ -18,7 +18,7 @@ raising, because the same declaration serves every microversion of a body
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 
@@ -75,7 +75,8 @@ def slots_of(obj: Any, segments: tuple[Segment, ...]) -> Iterator[Slot]:
     return (Slot(container, key) for container, key in finder(segments)(obj))
 
 
-Finder = Callable[[Any], list[tuple[Any, Any]]]
+Finder = Callable[[Any], Sequence[tuple[Any, Any]]]
+_NOWHERE: tuple[tuple[Any, Any], ...] = ()   # what a finder gives for a path not there (no list made)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -87,38 +88,38 @@ def finder(segments: tuple[Segment, ...]) -> Finder:
     if len(segments) == 1 and not segments[0].each:
         key = segments[0].key
 
-        def find_key(obj: Any) -> list[tuple[Any, Any]]:
-            return [(obj, key)] if _is_mapping(obj) and key in obj else []
+        def find_key(obj: Any) -> Sequence[tuple[Any, Any]]:
+            return [(obj, key)] if _is_mapping(obj) and key in obj else _NOWHERE
         return find_key
     if len(segments) == 2 and not segments[0].each and not segments[1].each:
         outer, inner = segments[0].key, segments[1].key
 
-        def find_nested(obj: Any) -> list[tuple[Any, Any]]:
+        def find_nested(obj: Any) -> Sequence[tuple[Any, Any]]:
             if _is_mapping(obj) and outer in obj:
                 node = obj[outer]
                 if _is_mapping(node) and inner in node:
                     return [(node, inner)]
-            return []
+            return _NOWHERE
         return find_nested
     if len(segments) == 1:
         key = segments[0].key
 
-        def find_elements(obj: Any) -> list[tuple[Any, Any]]:
+        def find_elements(obj: Any) -> Sequence[tuple[Any, Any]]:
             if _is_mapping(obj) and key in obj:
                 value = obj[key]
                 if isinstance(value, list):
                     return [(value, index) for index in range(len(value))]
-            return []
+            return _NOWHERE
         return find_elements
     if len(segments) == 2 and segments[0].each and not segments[1].each:
         outer, inner = segments[0].key, segments[1].key
 
-        def find_in_elements(obj: Any) -> list[tuple[Any, Any]]:
+        def find_in_elements(obj: Any) -> Sequence[tuple[Any, Any]]:
             if _is_mapping(obj) and outer in obj:
                 value = obj[outer]
                 if isinstance(value, list):
                     return [(node, inner) for node in value if _is_mapping(node) and inner in node]
-            return []
+            return _NOWHERE
         return find_in_elements
     return lambda obj: _walk(obj, segments)
 

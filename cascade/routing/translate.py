@@ -61,7 +61,8 @@ class _Plan:
     """A kind's declarations, parsed once."""
 
     ids: tuple[tuple[paths.Finder, str, bool], ...]     # (path, kind of id, the row's own id)
-    links: tuple[tuple[paths.Finder, str, bool], ...]   # (links path, collection, its `id` is translated)
+    # (links path, its holder is a mapping, collection, the `id` beside it is translated)
+    links: tuple[tuple[paths.Finder, bool, str, bool], ...]
     az: tuple[paths.Finder, ...]
     requested_az: tuple[paths.Finder, ...]
 
@@ -80,7 +81,7 @@ def _plan(kind: Kind) -> _Plan:
     ids = tuple((_finder(path), id_kind, id_kind == kind.name and "." not in path and not path.endswith("[]"))
                 for path, id_kind in kind.id_fields.items())
     # Only an id this declaration translated may go into a link.
-    links = tuple((_finder(links_path), KINDS[linked].path,
+    links = tuple((_finder(links_path), not paths.parse(links_path)[-1].each, KINDS[linked].path,
                    kind.id_fields.get(paths.sibling(links_path, "id")) == linked)
                   for links_path, linked in kind.links.items())
     plan = _Plan(ids=ids, links=links, az=tuple(_finder(p) for p in kind.az_fields),
@@ -124,10 +125,10 @@ class Translator:
                 container[key] = found[id_kind].get(value)
 
         kept = [row for index, row in enumerate(rows) if index not in dropped] if dropped else rows
-        links = _Links(base_url)
+        links = _Links(plan, base_url)
         zone = site.availability_zone
         for row in kept:
-            _rebuild_links(plan, row, links)
+            _rebuild_links(row, links)
             _show_site_az(plan, row, zone)
             _hide_stamp(kind, row)
         return kept
@@ -235,43 +236,38 @@ def _ids_by_kind(references: Iterable[_Reference]) -> dict[str, set[str]]:
 
 class _Links:
     """Link hrefs on the front's base URL: `self` under the versioned base,
-    anything else (bookmark) under the unversioned one."""
+    anything else (bookmark) under the unversioned one; per links path of a
+    kind, (finder, holder is a mapping, its `id` is translated, self prefix,
+    other prefix), each prefix wanting only the id."""
 
-    def __init__(self, base_url: str) -> None:
-        self._self = base_url.rstrip("/")
-        self._bookmark = _unversioned(base_url)
-        self._prefixes: dict[str, tuple[str, str]] = {}
-
-    def prefixes(self, collection: str) -> tuple[str, str]:
-        """(self, bookmark) hrefs of the collection, each wanting only the id."""
-        found = self._prefixes.get(collection)
-        if found is None:
-            found = self._prefixes[collection] = (f"{self._self}/{collection}/", f"{self._bookmark}/{collection}/")
-        return found
+    def __init__(self, plan: _Plan, base_url: str) -> None:
+        versioned, unversioned = base_url.rstrip("/"), _unversioned(base_url)
+        self.paths = [(find, holds, translated, f"{versioned}/{collection}/", f"{unversioned}/{collection}/")
+                      for find, holds, collection, translated in plan.links]
 
 
-def _rebuild_links(plan: _Plan, row: dict, links: _Links) -> None:
-    for find, collection, id_is_translated in plan.links:
+def _rebuild_links(row: dict, links: _Links) -> None:
+    for find, holder_is_mapping, id_is_translated, self_prefix, other_prefix in links.paths:
         for holder, key in find(row):
             given = holder[key]
             if not isinstance(given, list):
                 continue
-            top_id = holder.get("id") if id_is_translated and _is_mapping(holder) else None
-            if not isinstance(top_id, str) or not top_id:
+            top_id = holder.get("id") if id_is_translated and holder_is_mapping else None
+            if type(top_id) is not str or not top_id:
                 holder[key] = []
                 continue
-            self_prefix, other_prefix = links.prefixes(collection)
             rebuilt = []
             for link in given:
                 if not _is_mapping(link):
                     continue
                 # href first, then only rel and type: nothing else of the site's link survives
                 rel = link.get("rel")
-                new = {"href": (self_prefix if rel == "self" else other_prefix) + top_id}
-                if "rel" in link:
-                    new["rel"] = rel
+                href = (self_prefix if rel == "self" else other_prefix) + top_id
                 if "type" in link:
-                    new["type"] = link["type"]
+                    new = {"href": href, "rel": rel, "type": link["type"]} if "rel" in link else \
+                        {"href": href, "type": link["type"]}
+                else:
+                    new = {"href": href, "rel": rel} if "rel" in link else {"href": href}
                 rebuilt.append(new)
             holder[key] = rebuilt
 

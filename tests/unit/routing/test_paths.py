@@ -108,4 +108,4 @@ def test_sibling_and_parent():
 ])
 def test_each_finder_shape_reaches_what_the_generic_walk_reaches(path, body):
     segments = paths.parse(path)
-    assert paths.finder(segments)(body) == paths._walk(body, segments)
+    assert list(paths.finder(segments)(body)) == paths._walk(body, segments)
