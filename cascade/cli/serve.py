@@ -27,10 +27,13 @@ async def start(settings: config.Settings) -> web.AppRunner:
     await runner.setup()
     # What exists once started (modules, the runtime) lives as long as the
     # process: frozen out of the cycle collector's sight, a full collection
-    # walks only what requests made. A 1,000-row page leaves tens of thousands
-    # of objects behind, and without this each full collection it set off
-    # walked the ~175,000 objects of the start too (tens of ms; docs/performance.md).
+    # walks only what requests made. And a young collection waits for 50,000
+    # more live containers than there were (CPython counts allocations less
+    # frees) instead of 700: a 1,000-row page makes some 20,000 while it is
+    # answered and frees them all after, so it no longer sets off dozens of
+    # collections that walk it again and again (docs/performance.md).
     gc.freeze()
+    gc.set_threshold(50_000, 10, 10)
     await web.TCPSite(runner, host or "127.0.0.1", int(port), backlog=2048,
                       reuse_port=settings.DEFAULT.reuse_port).start()
     return runner
