@@ -54,6 +54,14 @@ async def merge_indexed(
     """Like `merge`, with each row's stream index (to know its site)."""
     if limit is not None and limit <= 0:
         return []
+    if len(streams) == 1:
+        # one stream is already in order: no keys to compute or compare
+        merged: list[tuple[int, Row]] = []
+        async for row in streams[0]:
+            merged.append((0, row))
+            if limit is not None and len(merged) >= limit:
+                break
+        return merged
     firsts = await asyncio.gather(*(anext(stream, _END) for stream in streams), return_exceptions=True)
     for first in firsts:
         if isinstance(first, BaseException):
@@ -61,7 +69,7 @@ async def merge_indexed(
     # (key, stream index, row): the index is unique in the heap, so rows themselves never compare.
     heap = [(spec.key(row), index, row) for index, row in enumerate(firsts) if row is not _END]
     heapq.heapify(heap)
-    merged: list[tuple[int, Row]] = []
+    merged = []
     while heap:
         _, index, row = heap[0]
         merged.append((index, row))

@@ -131,6 +131,17 @@ class ServerRow(Base):
     synced_at: Mapped[Optional[datetime.datetime]]
 
 
+class ProjectSiteRow(Base):
+    """That a project has (or had) servers in a site: the sites a tenant's
+    server list asks. Written with every projection row, never removed but
+    with its site."""
+
+    __tablename__ = "project_sites"
+
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site_id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+
+
 class FlavorRow(Base):
     __tablename__ = "flavors"
     id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)

@@ -4,6 +4,10 @@ needs (name, status, owner, timestamps) as last seen in its site.
 Status sync writes it in batches (`synced_at` says when it last did); the
 compute front reads it to answer for servers of a site that is down and to
 find a tenant's servers without asking every site; the admin API shows it.
+
+Every write of a live row also records, in `project_sites`, that its project
+has servers in its site (insert-if-absent, in the same statement batch and
+transaction): a tenant's server list asks only those sites (`sites_of`).
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.errors import BadRequest, NotFound
 from cascade.persistence.db import Database
-from cascade.persistence.models import ServerRow, utcnow
+from cascade.persistence.models import ProjectSiteRow, ServerRow, utcnow
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,8 +94,18 @@ class ServerProjection:
         rows = [_values(server, now) for server in servers]
         if not rows:
             return
+        pairs = sorted({(row["project_id"], row["site_id"]) for row in rows if not row["deleted"]})
         async with self._db.joined(session) as session:
             await session.execute(_upsert_statement(self._db.dialect, keep_deleted=keep_deleted), rows)
+            if pairs:
+                await session.execute(_add_project_sites_statement(self._db.dialect),
+                                      [{"project_id": project, "site_id": site} for project, site in pairs])
+
+    async def sites_of(self, project_ids: Iterable[str]) -> set[str]:
+        """The ids of the sites where any of these projects has (or had) servers."""
+        query = select(ProjectSiteRow.site_id).distinct().where(ProjectSiteRow.project_id.in_(set(project_ids)))
+        # a hot read (every tenant's list): committed rows, by key, at once on SQLite
+        return await self._db.read(lambda connection: set(connection.execute(query).scalars()))
 
     async def get(self, top_id: str) -> ProjectedServer:
         async with self._db.session() as session:
@@ -190,3 +204,9 @@ def _upsert_statement(dialect: str, *, keep_deleted: bool = False) -> Any:
     if keep_deleted:
         changed["deleted"] = or_(ServerRow.__table__.c.deleted, statement.excluded.deleted)
     return statement.on_conflict_do_update(index_elements=[ServerRow.top_id], set_=changed)
+
+
+def _add_project_sites_statement(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(ProjectSiteRow).on_conflict_do_nothing(index_elements=[ProjectSiteRow.project_id,
+                                                                          ProjectSiteRow.site_id])

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cascade.errors import BadRequest, Conflict, NotFound
 from cascade.persistence.db import Database
-from cascade.persistence.models import ServerRow, SiteRow, utcnow
+from cascade.persistence.models import ProjectSiteRow, ServerRow, SiteRow, utcnow
 from cascade.sites.model import DEGRADED, DISABLED, DOWN, DRAINING, ENABLED, UNKNOWN, UP, Capacity, Site
 
 STATES = frozenset({ENABLED, DISABLED, DRAINING})
@@ -152,7 +152,8 @@ class SiteStore:
             raise Conflict(f"Site with name {fields.get('name')} already exists.") from None
 
     async def remove(self, site_id: str) -> None:
-        """Delete a site and its cached server projection. The database refuses
+        """Delete a site, its cached server projection and its projects'
+        index (`project_sites`). The database refuses
         (Conflict) while routes still point at the site."""
         try:
             async with self._db.session() as session:
@@ -160,6 +161,7 @@ class SiteStore:
                 if row is None:
                     raise NotFound(f"Site {site_id} could not be found.", kind="site", resource_id=site_id)
                 await session.execute(delete(ServerRow).where(ServerRow.site_id == site_id))
+                await session.execute(delete(ProjectSiteRow).where(ProjectSiteRow.site_id == site_id))
                 await session.delete(row)
                 await session.flush()
         except IntegrityError:

@@ -17,7 +17,8 @@ raising, because the same declaration serves every microversion of a body
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 
@@ -37,7 +38,9 @@ class Slot(NamedTuple):
         return self.container[self.key]
 
 
+@functools.lru_cache(maxsize=1024)
 def parse(path: str) -> tuple[Segment, ...]:
+    """The path's segments (cached: the same few paths are walked for every row)."""
     if not path:
         raise ValueError("empty field path")
     segments = []
@@ -64,26 +67,90 @@ def sibling(path: str, key: str) -> str:
 
 def slots(obj: Any, path: str) -> Iterator[Slot]:
     """Every existing place the path reaches in `obj`, in document order."""
-    segments = parse(path)
+    return slots_of(obj, parse(path))
+
+
+def slots_of(obj: Any, segments: tuple[Segment, ...]) -> Iterator[Slot]:
+    """`slots` for an already parsed path."""
+    return (Slot(container, key) for container, key in finder(segments)(obj))
+
+
+Finder = Callable[[Any], Sequence[tuple[Any, Any]]]
+_NOWHERE: tuple[tuple[Any, Any], ...] = ()   # what a finder gives for a path not there (no list made)
+
+
+@functools.lru_cache(maxsize=1024)
+def finder(segments: tuple[Segment, ...]) -> Finder:
+    """A function giving every (container, key) the parsed path reaches in an
+    object, in document order: `slots` for code that walks the same path
+    through thousands of rows (a listed page), with the usual shapes
+    ("key", "key.key", "key[]", "key[].key") walked without the generic loop."""
+    if len(segments) == 1 and not segments[0].each:
+        key = segments[0].key
+
+        def find_key(obj: Any) -> Sequence[tuple[Any, Any]]:
+            return [(obj, key)] if _is_mapping(obj) and key in obj else _NOWHERE
+        return find_key
+    if len(segments) == 2 and not segments[0].each and not segments[1].each:
+        outer, inner = segments[0].key, segments[1].key
+
+        def find_nested(obj: Any) -> Sequence[tuple[Any, Any]]:
+            if _is_mapping(obj) and outer in obj:
+                node = obj[outer]
+                if _is_mapping(node) and inner in node:
+                    return [(node, inner)]
+            return _NOWHERE
+        return find_nested
+    if len(segments) == 1:
+        key = segments[0].key
+
+        def find_elements(obj: Any) -> Sequence[tuple[Any, Any]]:
+            if _is_mapping(obj) and key in obj:
+                value = obj[key]
+                if isinstance(value, list):
+                    return [(value, index) for index in range(len(value))]
+            return _NOWHERE
+        return find_elements
+    if len(segments) == 2 and segments[0].each and not segments[1].each:
+        outer, inner = segments[0].key, segments[1].key
+
+        def find_in_elements(obj: Any) -> Sequence[tuple[Any, Any]]:
+            if _is_mapping(obj) and outer in obj:
+                value = obj[outer]
+                if isinstance(value, list):
+                    return [(node, inner) for node in value if _is_mapping(node) and inner in node]
+            return _NOWHERE
+        return find_in_elements
+    return lambda obj: _walk(obj, segments)
+
+
+def _walk(obj: Any, segments: tuple[Segment, ...]) -> list[tuple[Any, Any]]:
+    found: list[tuple[Any, Any]] = []
     nodes: list[Any] = [obj]
     last = len(segments) - 1
     for depth, (key, each) in enumerate(segments):
         reached: list[Any] = []
         for node in nodes:
-            if not isinstance(node, Mapping) or key not in node:
+            if not _is_mapping(node) or key not in node:
                 continue
             value = node[key]
             if not each:
                 if depth == last:
-                    yield Slot(node, key)
+                    found.append((node, key))
                 else:
                     reached.append(value)
             elif isinstance(value, list):
                 if depth == last:
-                    yield from (Slot(value, index) for index in range(len(value)))
+                    found.extend((value, index) for index in range(len(value)))
                 else:
                     reached.extend(value)
         nodes = reached
+    return found
+
+
+def _is_mapping(node: Any) -> bool:
+    # parsed JSON is made of dicts: skip the slower ABC check for them
+    return type(node) is dict or isinstance(node, Mapping)
 
 
 def values(obj: Any, path: str) -> list[Any]:

@@ -13,11 +13,14 @@ Answers go bottom -> top (`to_top`, `many_to_top`):
 
 Requests go top -> bottom (`to_bottom`, `filters_to_bottom`). Route lookups
 are batched: one `top_ids`/`bottom_ids` call per kind of id per call, however
-long the list. Answers are translated on copies; the caller's objects are
-left as they were.
+long the list. Answers are translated on copies, the caller's objects left
+as they were, unless the caller hands them over (`owned`: a page it just
+parsed, translated in place). A kind's declarations are parsed once
+(`_plan`), so a row costs only the walk of its own fields.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -47,15 +50,44 @@ class RouteLookup(Protocol):
     async def bottom_ids(self, kind: str, site_id: str, top_ids: Sequence[str]) -> Mapping[str, str]: ...
 
 
-@dataclass
-class _Reference:
-    """One id found in a body: where it is, which kind it names, whose row it is in."""
+# One id found in a body: (row index, container, key, kind of id, value, own),
+# `own` for the row's own id as opposed to a reference to another resource;
+# container[key] holds the value. A plain tuple: a page makes thousands.
+_Reference = tuple[int, Any, Any, str, str, bool]
 
-    row: int
-    slot: paths.Slot
-    kind: str
-    value: str
-    own: bool          # the row's own id, as opposed to a reference to another resource
+
+@dataclass(frozen=True)
+class _Plan:
+    """A kind's declarations, parsed once."""
+
+    ids: tuple[tuple[paths.Finder, str, bool], ...]     # (path, kind of id, the row's own id)
+    # (links path, its holder is a mapping, collection, the `id` beside it is translated)
+    links: tuple[tuple[paths.Finder, bool, str, bool], ...]
+    az: tuple[paths.Finder, ...]
+    requested_az: tuple[paths.Finder, ...]
+
+
+_PLANS: dict[int, tuple[Kind, _Plan]] = {}
+
+
+def _finder(path: str) -> paths.Finder:
+    return paths.finder(paths.parse(path))
+
+
+def _plan(kind: Kind) -> _Plan:
+    cached = _PLANS.get(id(kind))
+    if cached is not None and cached[0] is kind:
+        return cached[1]
+    ids = tuple((_finder(path), id_kind, id_kind == kind.name and "." not in path and not path.endswith("[]"))
+                for path, id_kind in kind.id_fields.items())
+    # Only an id this declaration translated may go into a link.
+    links = tuple((_finder(links_path), not paths.parse(links_path)[-1].each, KINDS[linked].path,
+                   kind.id_fields.get(paths.sibling(links_path, "id")) == linked)
+                  for links_path, linked in kind.links.items())
+    plan = _Plan(ids=ids, links=links, az=tuple(_finder(p) for p in kind.az_fields),
+                 requested_az=tuple(_finder(p) for p in kind.requested_az_fields))
+    _PLANS[id(kind)] = (kind, plan)   # the kind is kept, so its id is never another's
+    return plan
 
 
 class Translator:
@@ -70,28 +102,34 @@ class Translator:
         rows = await self.many_to_top(kind, site, [obj], base_url=base_url)
         return rows[0] if rows else None
 
-    async def many_to_top(self, kind: Kind, site: Site, objs: list[dict], *, base_url: str) -> list[dict]:
-        """Every object translated, in order, without those that are not the cascade's."""
-        rows = [_copy_json(obj) for obj in objs]
-        references = _references(kind, rows)
+    async def many_to_top(self, kind: Kind, site: Site, objs: list[dict], *, base_url: str,
+                          owned: bool = False) -> list[dict]:
+        """Every object translated, in order, without those that are not the
+        cascade's. With `owned`, the caller hands the objects over (a page it
+        just parsed): they are translated in place instead of copied."""
+        plan = _plan(kind)
+        rows = objs if owned else [_copy_json(obj) for obj in objs]
+        references = _references(plan, rows)
         wanted = _ids_by_kind(references)
         found = {name: dict(await self._routes.top_ids(name, site.id, sorted(ids))) for name, ids in wanted.items()}
 
-        dropped = {ref.row for ref in references if ref.own and ref.value not in found[ref.kind]}
+        dropped = {ref[0] for ref in references if ref[5] and ref[4] not in found[ref[3]]}
         unrouted = _ids_by_kind(
-            ref for ref in references if ref.row not in dropped and ref.value not in found[ref.kind]
+            ref for ref in references if ref[0] not in dropped and ref[4] not in found[ref[3]]
         )
         for name, ids in unrouted.items():
             found[name].update(await self._resolve(name, site, sorted(ids)))
 
-        for ref in references:
-            if ref.row not in dropped:
-                ref.slot.container[ref.slot.key] = found[ref.kind].get(ref.value)
+        for row, container, key, id_kind, value, _own in references:
+            if row not in dropped:
+                container[key] = found[id_kind].get(value)
 
-        kept = [row for index, row in enumerate(rows) if index not in dropped]
+        kept = [row for index, row in enumerate(rows) if index not in dropped] if dropped else rows
+        links = _Links(plan, base_url)
+        zone = site.availability_zone
         for row in kept:
-            _rebuild_links(kind, row, base_url)
-            _show_site_az(kind, row, site)
+            _rebuild_links(row, links)
+            _show_site_az(plan, row, zone)
             _hide_stamp(kind, row)
         return kept
 
@@ -114,14 +152,16 @@ class Translator:
         Raises NotFound for a referenced id that has no copy in the site.
         """
         body = _copy_json(obj)
-        references = _references(kind, [body])
+        references = _references(_plan(kind), [body])
         for name, ids in _ids_by_kind(references).items():
             copies = await self._routes.bottom_ids(name, site.id, sorted(ids))
-            for ref in (ref for ref in references if ref.kind == name):
-                bottom = copies.get(ref.value)
+            for _row, container, key, id_kind, value, _own in references:
+                if id_kind != name:
+                    continue
+                bottom = copies.get(value)
                 if bottom is None:
-                    raise NotFound(f"{_title(name)} {ref.value} could not be found.", kind=name, resource_id=ref.value)
-                ref.slot.container[ref.slot.key] = bottom
+                    raise NotFound(f"{_title(name)} {value} could not be found.", kind=name, resource_id=value)
+                container[key] = bottom
         return body
 
     async def filters_to_bottom(
@@ -169,57 +209,74 @@ class Translator:
         return pattern.sub(lambda match: replacements[match.group(0)], text)
 
 
-def _references(kind: Kind, rows: list[dict]) -> list[_Reference]:
-    references = []
-    for path, id_kind in kind.id_fields.items():
-        own = id_kind == kind.name and "." not in path and not path.endswith("[]")
+def _references(plan: _Plan, rows: list[dict]) -> list[_Reference]:
+    references: list[_Reference] = []
+    add = references.append
+    for find, id_kind, own in plan.ids:
         for index, row in enumerate(rows):
-            for slot in paths.slots(row, path):
-                value = slot.value
-                if isinstance(value, int) and not isinstance(value, bool):
-                    value = str(value)
+            for container, key in find(row):
+                value = container[key]
+                if type(value) is not str:
+                    if isinstance(value, int) and not isinstance(value, bool):
+                        value = str(value)
+                    elif not isinstance(value, str):
+                        continue
                 # "" is an id-less reference (Nova's "image": "" when booted from a volume).
-                if isinstance(value, str) and value:
-                    references.append(_Reference(index, slot, id_kind, value, own))
+                if value:
+                    add((index, container, key, id_kind, value, own))
     return references
 
 
 def _ids_by_kind(references: Iterable[_Reference]) -> dict[str, set[str]]:
     ids: dict[str, set[str]] = {}
     for ref in references:
-        ids.setdefault(ref.kind, set()).add(ref.value)
+        ids.setdefault(ref[3], set()).add(ref[4])
     return ids
 
 
-def _rebuild_links(kind: Kind, row: dict, base_url: str) -> None:
-    for links_path, linked_kind in kind.links.items():
-        collection = KINDS[linked_kind].path
-        id_path = paths.sibling(links_path, "id")
-        # Only an id this declaration translated may go into a link.
-        id_is_translated = kind.id_fields.get(id_path) == linked_kind
-        for slot in list(paths.slots(row, links_path)):
-            holder, links = slot.container, slot.value
-            if not isinstance(links, list):
+class _Links:
+    """Link hrefs on the front's base URL: `self` under the versioned base,
+    anything else (bookmark) under the unversioned one; per links path of a
+    kind, (finder, holder is a mapping, its `id` is translated, self prefix,
+    other prefix), each prefix wanting only the id."""
+
+    def __init__(self, plan: _Plan, base_url: str) -> None:
+        versioned, unversioned = base_url.rstrip("/"), _unversioned(base_url)
+        self.paths = [(find, holds, translated, f"{versioned}/{collection}/", f"{unversioned}/{collection}/")
+                      for find, holds, collection, translated in plan.links]
+
+
+def _rebuild_links(row: dict, links: _Links) -> None:
+    for find, holder_is_mapping, id_is_translated, self_prefix, other_prefix in links.paths:
+        for holder, key in find(row):
+            given = holder[key]
+            if not isinstance(given, list):
                 continue
-            top_id = holder.get("id") if id_is_translated and isinstance(holder, Mapping) else None
-            if not isinstance(top_id, str) or not top_id:
-                holder[slot.key] = []
+            top_id = holder.get("id") if id_is_translated and holder_is_mapping else None
+            if type(top_id) is not str or not top_id:
+                holder[key] = []
                 continue
-            holder[slot.key] = [
-                _link(link, base_url, collection, top_id) for link in links if isinstance(link, Mapping)
-            ]
+            rebuilt = []
+            for link in given:
+                if not _is_mapping(link):
+                    continue
+                # href first, then only rel and type: nothing else of the site's link survives
+                rel = link.get("rel")
+                href = (self_prefix if rel == "self" else other_prefix) + top_id
+                if "type" in link:
+                    new = {"href": href, "rel": rel, "type": link["type"]} if "rel" in link else \
+                        {"href": href, "type": link["type"]}
+                else:
+                    new = {"href": href, "rel": rel} if "rel" in link else {"href": href}
+                rebuilt.append(new)
+            holder[key] = rebuilt
 
 
-def _link(link: Mapping[str, Any], base_url: str, collection: str, top_id: str) -> dict[str, Any]:
-    rel = link.get("rel")
-    base = base_url.rstrip("/") if rel == "self" else _unversioned(base_url)
-    rebuilt: dict[str, Any] = {"href": f"{base}/{collection}/{top_id}"}
-    for kept in ("rel", "type"):
-        if kept in link:
-            rebuilt[kept] = link[kept]
-    return rebuilt
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
 
 
+@functools.lru_cache(maxsize=64)
 def _unversioned(base_url: str) -> str:
     """The bookmark base: the front's base URL without its version segment."""
     base = base_url.rstrip("/")
@@ -227,11 +284,14 @@ def _unversioned(base_url: str) -> str:
     return head if head and _VERSION_SEGMENT.fullmatch(last) else base
 
 
-def _show_site_az(kind: Kind, row: dict, site: Site) -> None:
-    for path in kind.az_fields:
-        paths.update(row, path, lambda zone: site.availability_zone)
-    for path in kind.requested_az_fields:
-        paths.update(row, path, lambda zone: site.availability_zone if zone else zone)
+def _show_site_az(plan: _Plan, row: dict, zone: str) -> None:
+    for find in plan.az:
+        for container, key in find(row):
+            container[key] = zone
+    for find in plan.requested_az:
+        for container, key in find(row):
+            if container[key]:
+                container[key] = zone
 
 
 def _hide_stamp(kind: Kind, row: dict) -> None:

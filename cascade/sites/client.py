@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json as jsonlib
 import logging
 import re
@@ -25,6 +26,7 @@ from typing import Any, Callable, Mapping
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from cascade import jsoncodec
 from cascade.config import SitesSection
 from cascade.errors import NotAcceptable, SiteError, SiteUnavailable, SiteUnreachable
 from cascade.identity.service_auth import ServiceAuth
@@ -57,7 +59,15 @@ class SiteResponse:
     status: int
     headers: Mapping[str, str]
     body: Any          # the parsed JSON, or None
-    text: str
+    content: bytes | str   # the answer as received
+    charset: str = "utf-8"
+
+    @functools.cached_property
+    def text(self) -> str:
+        """The answer as text, decoded on first use (a listed page's never is)."""
+        if isinstance(self.content, str):
+            return self.content
+        return self.content.decode(self.charset, errors="replace")
 
     @property
     def ok(self) -> bool:
@@ -304,12 +314,22 @@ class SiteClient:
 
 
 def _response(resp: aiohttp.ClientResponse, raw: bytes) -> SiteResponse:
-    text = raw.decode(resp.charset or "utf-8", errors="replace")
-    body = None
-    if text and "json" in (resp.content_type or ""):
-        try:
-            body = jsonlib.loads(text)
-        except ValueError:
-            body = None
+    charset = resp.charset or "utf-8"
+    body = _parsed(raw, charset) if raw and "json" in (resp.content_type or "") else None
     return SiteResponse(status=resp.status, headers=CIMultiDictProxy(CIMultiDict(resp.headers)),
-                        body=body, text=text)
+                        body=body, content=raw, charset=charset)
+
+
+def _parsed(raw: bytes, charset: str) -> Any:
+    """A JSON answer's document, or None. UTF-8 (JSON's own encoding) is
+    parsed from the bytes as they came; anything else, or bytes that are not
+    UTF-8 after all, from the text decoded with replacements."""
+    if charset.lower().replace("_", "-") in ("utf-8", "utf8"):
+        try:
+            return jsoncodec.loads(raw)
+        except ValueError:
+            pass
+    try:
+        return jsoncodec.loads(raw.decode(charset, errors="replace"))
+    except (ValueError, LookupError):
+        return None

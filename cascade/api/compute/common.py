@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from cascade import errors
+from cascade import errors, jsoncodec
 from cascade.context import RequestContext
 from cascade.runtime import Runtime, runtime_of
 
@@ -35,7 +35,8 @@ async def body_of(request: web.Request, key: str | None = None) -> Any:
 def reply(body: Any = None, *, status: int = 200, headers: dict | None = None) -> web.Response:
     if body is None:
         return web.Response(status=status, headers=headers)
-    return web.json_response(body, status=status, headers=headers, dumps=json.dumps)
+    return web.Response(body=jsoncodec.dumps(body), status=status, headers=headers,
+                        content_type="application/json", charset="utf-8")
 
 
 def require_admin(ctx: RequestContext, rule: str) -> None:

@@ -1,7 +1,10 @@
 """Server lists (`GET /servers`, `GET /servers/detail`): fanned out.
 
-Every site that may hold matching servers is asked concurrently, with the
-tenant's filters (ids translated per site) and sort keys; each site's rows
+Only the sites that may hold matching servers are asked, concurrently: those
+where the listed projects have servers (`project_sites`, written with every
+projection row, read per list), or every site for an admin's `all_tenants`
+list of all projects. Each is asked with the tenant's filters (ids
+translated per site) and sort keys; each site's rows
 become a lazy stream (`fanout.SitePager`), and the streams are merged on the
 sort keys with site order as the tie-break, so pages are global and stable.
 
@@ -93,14 +96,19 @@ def _sort(ctx: RequestContext, query) -> tuple[SortSpec, list[str], list[str]]:
 
 
 def _with_sort_values(rows: list[dict], keys: list[str]) -> list[dict]:
+    fields = [(_SORT.format(i), paths.finder(paths.parse(SORT_FIELDS[key]))) for i, key in enumerate(keys)]
     for row in rows:
-        for i, key in enumerate(keys):
-            row[_SORT.format(i)] = paths.get(row, SORT_FIELDS[key])
+        for hidden, find in fields:
+            found = find(row)
+            row[hidden] = found[0][0][found[0][1]] if found else None
     return rows
 
 
-def _strip(row: dict) -> dict:
-    return {k: v for k, v in row.items() if not k.startswith("__sort_")}
+def _strip(row: dict, sort_fields: int) -> dict:
+    """The row without its hidden sort values (in place: the row is the list's own)."""
+    for i in range(sort_fields):
+        row.pop(_SORT.format(i), None)
+    return row
 
 
 async def _marker_position(rt: Runtime, ctx: RequestContext, marker: str, keys: list[str]):
@@ -165,7 +173,9 @@ async def _list(request: web.Request, *, detail: bool) -> web.Response:
     spec, keys, dirs = _sort(ctx, query)
     filters = MultiDict((k, v) for k, v in query.items() if k not in PAGING)
     zone = filters.pop("availability_zone", None)
-    sites = [s for s in rt.registry.all() if zone is None or s.availability_zone == zone]
+    sites = await _sites_to_ask(rt, ctx, query)
+    if zone is not None:
+        sites = [s for s in sites if s.availability_zone == zone]
     marker = query.get("marker")
     marker_site = marker_bottom = marker_row = None
     if marker:
@@ -190,7 +200,8 @@ async def _list(request: web.Request, *, detail: bool) -> web.Response:
             return _with_sort_values(response.body["servers"], keys)
 
         async def translate(rows: list[dict]) -> list[dict]:
-            return await rt.translator.many_to_top(SERVER, site, rows, base_url=ctx.base_url)
+            # the rows were parsed for this list alone: translated in place, not copied
+            return await rt.translator.many_to_top(SERVER, site, rows, base_url=ctx.base_url, owned=True)
 
         start = marker_bottom if site is marker_site else None
         keep = (lambda row, i=site.position: keep_after(row, i)) if keep_after else None
@@ -219,7 +230,7 @@ async def _list(request: web.Request, *, detail: bool) -> web.Response:
         streams.append(_resumed(first, pager, result.site, unavailable))
         positions.append(result.site)
     merged = await merge_indexed(streams, spec, limit) if streams else []
-    rows = [_strip(row) for _, row in merged]
+    rows = [_strip(row, len(keys)) for _, row in merged]
     if not detail:
         rows = [server_views.summary(row) for row in rows]
     if (unavailable and not marker and at_least(ctx.microversion, "2.69")
@@ -242,6 +253,31 @@ async def _resumed(first: dict, rest: SitePager, site: Site, unavailable: list[S
     except errors.CascadeError as exc:
         LOG.warning("site %s failed during a list: %s", site.name, exc)
         unavailable.append(site)
+
+
+def _listed_projects(ctx: RequestContext, query) -> set[str] | None:
+    """Every project whose servers the sites may answer with; None for all.
+    A superset whatever a site's Nova makes of the filters: the caller's own
+    project, and any project_id/tenant_id asked for (which Nova honours with
+    `all_tenants` only)."""
+    asked = set(query.getall("project_id", [])) | set(query.getall("tenant_id", []))
+    if "all_tenants" in query and not asked:
+        return None
+    if ctx.project_id is None:
+        return None   # a token with no project: Nova lists by user, whichever project
+    return asked | {ctx.project_id}
+
+
+async def _sites_to_ask(rt: Runtime, ctx: RequestContext, query) -> list[Site]:
+    """The sites, in position order, that may hold servers of the listed projects."""
+    projects = _listed_projects(ctx, query)
+    if projects is None:
+        return rt.registry.all()
+    holding = await rt.servers.sites_of(projects)
+    if not holding:
+        # one site still judges the filters, so that a bad one is Nova's 400 as it would be with servers
+        return [site for site in rt.registry.all() if site.health != DOWN][:1]
+    return [site for site in rt.registry.all() if site.id in holding]
 
 
 async def _partial_rows(rt: Runtime, ctx: RequestContext, sites: list[Site], detail: bool, query) -> list[dict]:

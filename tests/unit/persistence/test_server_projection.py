@@ -89,3 +89,33 @@ async def test_delete_forgets_the_row(database: Database) -> None:
     with pytest.raises(NotFound, match="Instance a could not be found.") as caught:
         await servers.get("a")
     assert (caught.value.kind, caught.value.resource_id) == ("server", "a")
+
+
+async def test_live_rows_record_their_projects_sites(database: Database) -> None:
+    servers = ServerProjection(database)
+    await servers.upsert_many([server("a", "2024-05-01T00:00:00Z"), server("b", "2024-05-02T00:00:00Z"),
+                               server("c", "2024-05-03T00:00:00Z", site_id="site-b"),
+                               server("d", "2024-05-04T00:00:00Z", project_id="p2", site_id="site-c")])
+    await servers.upsert(server("e", "2024-05-05T00:00:00Z", project_id="p3", deleted=True))
+    assert await servers.sites_of(["p1"]) == {"site-a", "site-b"}
+    assert await servers.sites_of(["p1", "p2"]) == {"site-a", "site-b", "site-c"}
+    assert await servers.sites_of(["p3"]) == set()     # a deleted row's site is not one to ask
+    assert await servers.sites_of([]) == set()
+
+
+async def test_a_projects_site_stays_after_its_servers_go(database: Database) -> None:
+    servers = ServerProjection(database)
+    await servers.upsert(server("a", "2024-05-01T00:00:00Z"))
+    await servers.mark_deleted("a")
+    await servers.delete("a")
+    await servers.upsert(server("b", "2024-05-02T00:00:00Z"))   # a pair already there is fine
+    assert await servers.sites_of(["p1"]) == {"site-a"}
+
+
+async def test_a_projects_sites_are_written_in_the_callers_transaction(database: Database) -> None:
+    servers = ServerProjection(database)
+    with pytest.raises(RuntimeError):
+        async with database.session() as session:
+            await servers.upsert_many([server("a", "2024-05-01T00:00:00Z")], session=session)
+            raise RuntimeError("the batch fails")
+    assert await servers.sites_of(["p1"]) == set()

@@ -125,3 +125,4 @@ async def test_remove_drops_the_sites_projected_servers(database: Database) -> N
                                              created="2024-01-01T00:00:00Z"))
     await store.remove(gone)
     assert [s.top_id for s in await servers.list_for_project("p")] == ["s1"]
+    assert await servers.sites_of(["p"]) == {kept}

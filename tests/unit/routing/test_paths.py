@@ -98,3 +98,14 @@ def test_sibling_and_parent():
     assert paths.sibling("image.links", "id") == "image.id"
     assert paths.sibling("links", "id") == "id"
     assert paths.sibling("a[].links", "id") == "a[].id"
+
+
+@pytest.mark.parametrize("path", ["id", "image.id", "server_groups[]", "os-extended-volumes:volumes_attached[].id",
+                                  "scheduler_hints.group[]", "image.links[].rel"])
+@pytest.mark.parametrize("body", [
+    server(), {"server_groups": ["g1", "g2"], "scheduler_hints": {"group": ["g1"]}}, {"server_groups": "g1"},
+    {"image": "", "os-extended-volumes:volumes_attached": [None, "v", {"id": None}]}, [], None,
+])
+def test_each_finder_shape_reaches_what_the_generic_walk_reaches(path, body):
+    segments = paths.parse(path)
+    assert list(paths.finder(segments)(body)) == paths._walk(body, segments)

@@ -214,6 +214,17 @@ async def test_detail_list_batches_one_lookup_per_kind_and_drops_foreign_rows():
     assert_no_leak(shown, BOTTOMS)
 
 
+async def test_an_owned_page_is_translated_in_place_as_a_copy_would_be():
+    rows = [nova_server("b-srv-1"), nova_server("b-srv-3", image="b-img-2"), nova_server("b-srv-2")]
+    copied = await Translator(standard_routes()).many_to_top(SERVER, SITE, copy.deepcopy(rows), base_url=BASE)
+
+    owned = await Translator(standard_routes()).many_to_top(SERVER, SITE, rows, base_url=BASE, owned=True)
+
+    assert owned == copied
+    assert owned[0] is rows[0], "translated in place, not copied"
+    assert_no_leak(owned, BOTTOMS)
+
+
 async def test_to_top_of_a_row_without_route_is_none():
     assert await Translator(standard_routes()).to_top(SERVER, SITE, nova_server("b-srv-3"), base_url=BASE) is None
 
