@@ -34,7 +34,7 @@ from typing import Callable
 import aiohttp
 
 WEIGHTS = {"show": 45, "list": 10, "create": 15, "action": 10, "delete": 15, "list_next": 5}
-BUILD_WAIT = 2.0     # seconds before a made server is rebooted (simulated builds take less)
+BUILD_WAIT = 2.0     # seconds before a made (or rebooted) server is rebooted (simulated builds take less)
 
 
 @dataclasses.dataclass
@@ -51,6 +51,8 @@ class Target:
     image: Callable[[str | None], str]
     full_pages: bool = True      # whether every first page must hold the whole page (enough servers)
     list_params: dict = dataclasses.field(default_factory=dict)   # e.g. all_tenants for an admin
+    # (site, marker) a list left, for the next pages: a tenant's own, as its markers name its servers
+    markers: collections.deque = dataclasses.field(default_factory=collections.deque)
 
 
 @dataclasses.dataclass
@@ -90,11 +92,12 @@ def percentiles(values: list[float]) -> dict:
 
 class Client:
     def __init__(self, http: aiohttp.ClientSession, target: Target, tally: Tally, rng: random.Random,
-                 page: int, microversion: str, markers: collections.deque) -> None:
+                 page: int, microversion: str) -> None:
         self.http, self.target, self.tally, self.rng = http, target, tally, rng
-        self.page, self.markers = page, markers
+        self.page, self.markers = page, target.markers
         self.headers = {"X-Auth-Token": target.token, "X-OpenStack-Nova-API-Version": microversion}
-        self.made: collections.deque[tuple[float, str | None, str]] = collections.deque()
+        # [when it may be rebooted, site, id] of the servers this client made, oldest first
+        self.made: collections.deque[list] = collections.deque()
 
     async def run(self, until: float, weights: dict[str, int]) -> None:
         ops, chances = list(weights), list(weights.values())
@@ -116,7 +119,7 @@ class Client:
     def _ripe(self, op: str) -> bool:
         if not self.made:
             return False
-        return op == "delete" or time.monotonic() - self.made[0][0] > BUILD_WAIT
+        return op == "delete" or any(ready <= time.monotonic() for ready, _, _ in self.made)
 
     async def _call(self, method: str, url: str, **kwargs) -> tuple[int, dict | None]:
         async with self.http.request(method, url, headers=self.headers, **kwargs) as response:
@@ -158,12 +161,12 @@ class Client:
         server_id = (answer or {}).get("server", {}).get("id")
         if status != 202 or not server_id:
             return f"{status} {str(answer)[:200]}"
-        self.made.append((time.monotonic(), site, server_id))
+        self.made.append([time.monotonic() + BUILD_WAIT, site, server_id])
         return None
 
     async def action(self) -> str | None:
-        made = self.made[0]
-        self.made.rotate(-1)
+        made = next(m for m in self.made if m[0] <= time.monotonic())
+        made[0] = time.monotonic() + BUILD_WAIT      # not rebooted again while this reboot runs
         status, body = await self._call("POST", f"{self.target.compute(made[1])}/servers/{made[2]}/action",
                                         json={"reboot": {"type": "SOFT"}})
         return None if status == 202 else f"{status} {str(body)[:200]}"
@@ -190,10 +193,9 @@ async def run(targets: list[Target], *, clients: int, seconds: float, page: int 
     tally = Tally()
     rng = random.Random(seed)
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
-    markers: collections.deque = collections.deque()
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)) as http:
-        crowd = [Client(http, targets[i % len(targets)], tally, random.Random(rng.random()), page, microversion,
-                        markers) for i in range(clients)]
+        crowd = [Client(http, targets[i % len(targets)], tally, random.Random(rng.random()), page, microversion)
+                 for i in range(clients)]
         began = time.monotonic()
         until = began + seconds
         await asyncio.gather(*(c.run(until, weights or WEIGHTS) for c in crowd))
