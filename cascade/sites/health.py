@@ -15,11 +15,15 @@ probed every `SUSPECT_INTERVAL` instead, so a dead site is noticed within
 about a second of the first failed call and a recovered one as soon as its
 breaker lets a trial through. A probe that fails opens the site's breaker at
 once; one that got no answer at all also ends the calls waiting on the site
-(`SiteClient.trip`): a hung site is treated like a dead one.
+(`SiteClient.trip`): a hung site is treated like a dead one. But a probe
+that timed out while this process's own event loop ran late (`LoopLag`: by
+more than a third of the deadline, lately) is not held against the site:
+under its own overload the cascade would otherwise mark every site down.
 """
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import inspect
 import logging
@@ -132,6 +136,45 @@ async def _capacity(client: SiteClient, version: str, timeout: float) -> tuple[C
     return capacity, None if capacity is not None else "capacity: hypervisor statistics could not be read"
 
 
+class LoopLag:
+    """How late this process's event loop has lately run what was due: a
+    ticker that asks to wake every `tick` seconds and notes by how much it
+    overslept. A probe that timed out while the loop itself ran that late
+    says nothing of the site: the cascade, not the site, was slow."""
+
+    def __init__(self, *, tick: float = 0.1, window: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._tick, self._window, self._clock = tick, window, clock
+        self._samples: collections.deque[tuple[float, float]] = collections.deque()
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="cascade-loop-lag")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def note(self, late: float) -> None:
+        now = self._clock()
+        self._samples.append((now, late))
+        while self._samples and self._samples[0][0] < now - self._window:
+            self._samples.popleft()
+
+    def worst(self) -> float:
+        """The longest the loop was late within the window, in seconds."""
+        return max((late for _, late in self._samples), default=0.0)
+
+    async def _run(self) -> None:
+        while True:
+            asked = self._clock()
+            await asyncio.sleep(self._tick)
+            self.note(max(0.0, self._clock() - asked - self._tick))
+
+
 class HealthMonitor:
     """Probes every site every `interval` seconds (sites under suspicion every
     `SUSPECT_INTERVAL`) and reports to the registry.
@@ -156,12 +199,15 @@ class HealthMonitor:
         self._probed_at: dict[str, float] = {}                  # site id -> when its last probe started
         self._probing: dict[str, asyncio.Task] = {}             # site id -> its probe under way
         self._task: asyncio.Task | None = None
+        self.lag = LoopLag(clock=clock)
 
     def start(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._loop(), name="cascade-health-monitor")
+        self.lag.start()
 
     async def stop(self) -> None:
+        await self.lag.stop()
         task, self._task = self._task, None
         tasks = [t for t in [task, *self._probing.values()] if t is not None]
         self._probing = {}
@@ -225,6 +271,10 @@ class HealthMonitor:
             # the half-open trial (whose failure reopens the breaker itself) or refused
             was_closed = client.breaker.state == CLOSED
             result = await probe(client, deadline=self._deadline)
+            if result.health == DOWN and not result.answered and self._loop_was_late(client):
+                LOG.info("probe of site %s timed out while this process ran %.1f s late: not held against "
+                         "the site", client.site.name, self.lag.worst())
+                return None
             if result.health == DOWN and was_closed:
                 if result.answered:
                     client.breaker.trip()
@@ -238,6 +288,10 @@ class HealthMonitor:
         finally:
             if self._probing.get(site_id) is asyncio.current_task():
                 del self._probing[site_id]
+
+    def _loop_was_late(self, client: SiteClient) -> bool:
+        deadline = self._deadline or client.settings.probe_deadline
+        return self.lag.worst() > deadline / 3
 
     def _forget_others(self, current: set[str]) -> None:
         """Drop what is kept of sites that are gone."""

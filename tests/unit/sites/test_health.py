@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import socket
+import time
 import types
 
 import pytest
@@ -14,7 +15,7 @@ from cascade.config import SitesSection
 from cascade.errors import SiteUnavailable
 from cascade.sites.breaker import Breaker
 from cascade.sites.client import SiteClient
-from cascade.sites.health import HealthMonitor, capacity_of, probe, version_range
+from cascade.sites.health import HealthMonitor, LoopLag, capacity_of, probe, version_range
 from cascade.sites.model import DEGRADED, DOWN, UP, Capacity, Site
 
 STATS = {"vcpus": 64, "vcpus_used": 10, "memory_mb": 262144, "memory_mb_used": 8192, "count": 2,
@@ -242,6 +243,30 @@ async def test_a_probe_without_an_answer_ends_the_calls_waiting_on_the_site(nova
     assert loop.time() - started < 1.5, "the waiting call ended with the probe, not at its 10 s deadline"
     assert client.breaker.state == "open"
     nova.delay = 0.0
+
+
+async def test_a_probe_that_timed_out_while_the_loop_ran_late_is_not_held_against_the_site(nova, client):
+    nova.delay = 3.0                                # no answer within the deadline...
+    registry = FakeRegistry([client])
+    monitor = HealthMonitor(registry, [client], interval=60, deadline=0.3)
+    monitor.lag.note(0.5)                           # ...while this process's loop ran half a second late
+    assert await monitor.run_once() == {}
+    assert client.breaker.state == "closed" and registry.updates == []
+    monitor.lag = LoopLag()                         # a punctual loop: the same timeout marks the site down
+    assert (await monitor.run_once())["s1"].health == DOWN
+    assert client.breaker.state == "open"
+    nova.delay = 0.0
+
+
+async def test_the_loop_lag_is_what_a_blocked_loop_overslept():
+    lag = LoopLag(tick=0.02)
+    lag.start()
+    await asyncio.sleep(0.05)
+    assert lag.worst() < 0.2
+    time.sleep(0.3)                                 # something blocks the loop
+    await asyncio.sleep(0.05)
+    assert lag.worst() >= 0.2
+    await lag.stop()
 
 
 async def test_a_probe_answered_with_an_error_opens_the_breaker_but_leaves_calls_be(nova, client):
