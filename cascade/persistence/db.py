@@ -12,14 +12,11 @@ execute, fetch, commit) takes about a millisecond.
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import pathlib
-import sqlite3
 import time
 from typing import Any, AsyncIterator, Callable, TypeVar
 
-import aiosqlite
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
@@ -59,45 +56,9 @@ def _sqlite_is_memory(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or "mode=memory" in str(url)
 
 
-class _InlineSQLite(aiosqlite.Connection):
-    """aiosqlite's connection, but every call runs at once on the calling
-    thread (the event loop's) instead of on a thread of its own. SQLite
-    answers a statement in microseconds; the trip to aiosqlite's thread and
-    back through a busy event loop took milliseconds, and a transaction
-    kept the file's write lock across each of those trips, so under load
-    every writer queued behind the slowest loop turn. Sessions take turns
-    (`Database.session`), so no call here waits for another of this
-    process's transactions; another process's may make one wait its busy
-    timeout's first steps (milliseconds)."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(lambda: sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT, check_same_thread=False),
-                         iter_chunk_size=64)
-
-    async def _execute(self, fn, *args, **kwargs):
-        if not self._running or not self._connection:
-            raise ValueError("Connection closed")
-        return fn(*args, **kwargs)
-
-    async def _connect(self) -> "_InlineSQLite":
-        if self._connection is None:
-            self._connection = self._connector()
-        return self
-
-    def __await__(self):
-        return self._connect().__await__()
-
-    def stop(self) -> None:
-        self._running = False
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
-
 def _create_engine(url: URL) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
-        path = ":memory:" if _sqlite_is_memory(url) else url.database
-        options: dict[str, Any] = {"async_creator": lambda: _InlineSQLite(path)._connect()}
+        options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
         if _sqlite_is_memory(url):
             # one shared connection, or every connection would see its own empty database
             options["poolclass"] = StaticPool
@@ -119,29 +80,6 @@ def _create_reader(url: URL) -> Engine | None:
 
 
 T = TypeVar("T")
-
-
-class _TaskTurns:
-    """A lock the task holding it may take again (a session opened inside
-    another, e.g. a quota counter's), handed to waiters in order."""
-
-    def __init__(self) -> None:
-        self._lock = asyncio.Lock()
-        self._owner: asyncio.Task | None = None
-        self._depth = 0
-
-    async def __aenter__(self) -> None:
-        task = asyncio.current_task()
-        if self._owner is not task:
-            await self._lock.acquire()
-            self._owner = task
-        self._depth += 1
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._depth -= 1
-        if self._depth == 0:
-            self._owner = None
-            self._lock.release()
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
@@ -187,10 +125,6 @@ class Database:
         self.engine = engine
         self._reader = reader
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
-        # SQLite has one writer at a time, and a writer that finds the file
-        # locked sleeps in its busy handler (up to 100 ms a try): this
-        # process's sessions take turns here instead, handed on at once.
-        self._turns = _TaskTurns() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> "Database":
@@ -212,22 +146,13 @@ class Database:
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A short unit of work: committed when the block ends, rolled back if it raises."""
-        async with self._turn():
-            async with self._sessions() as session:
-                try:
-                    yield session
-                except BaseException:
-                    await session.rollback()
-                    raise
-                await session.commit()
-
-    @contextlib.asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:
-        if self._turns is None:
-            yield
-            return
-        async with self._turns:
-            yield
+        async with self._sessions() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
 
     @contextlib.asynccontextmanager
     async def joined(self, session: AsyncSession | None) -> AsyncIterator[AsyncSession]:
