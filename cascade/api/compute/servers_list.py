@@ -15,7 +15,7 @@ values come from the cascade's own record (`ServerProjection.get`), so a
 list stays within about 1.5 x `[sites] list_deadline` whatever one site does.
 Sites that are down, time out or fail answer nothing; from microversion 2.69
 their servers appear as partial records (status UNKNOWN) from the cascade's
-own records, on the first page.
+own records, on the first page, within its limit and never twice.
 """
 from __future__ import annotations
 
@@ -235,7 +235,11 @@ async def _list(request: web.Request, *, detail: bool) -> web.Response:
         rows = [server_views.summary(row) for row in rows]
     if (unavailable and not marker and at_least(ctx.microversion, "2.69")
             and set(filters) <= PROJECT_FILTERS):
-        rows.extend(await _partial_rows(rt, ctx, unavailable, detail, query))
+        # within the page's limit, and never a server a site already listed
+        # before it failed mid-list (its later pages are what is missing)
+        listed = {row["id"] for row in rows}
+        partial = [row for row in await _partial_rows(rt, ctx, unavailable, detail, query) if row["id"] not in listed]
+        rows.extend(partial[:max(0, limit - len(rows))])
     body: dict[str, Any] = {"servers": rows}
     if rows and len(merged) == limit:
         collection = "servers/detail" if detail else "servers"
