@@ -7,8 +7,9 @@ A check that reserves (creates, resizes, reverts) holds its reservation for
 the request that made it: `release_middleware` releases it when the request
 ends, after the handler has recorded what it made, so usage never
 undercounts in between; and what the handler records is taken off the
-reservation in the same transaction, so it never overcounts either. After a resize or revert is accepted, the servers
-projection carries the flavor the server is now charged for."""
+reservation in the same transaction, so it never overcounts either. After
+a resize or revert is accepted, the servers projection carries the flavor
+the server is now charged for."""
 from __future__ import annotations
 
 import dataclasses
