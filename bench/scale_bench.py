@@ -367,12 +367,18 @@ def main() -> None:
     parser.add_argument("--stamp-wait", type=float, default=3600.0,
                         help="longest wait for the adoption's top-id stamps before measuring (the load then "
                              "shares the machine with them, and the table says so)")
+    parser.add_argument("--keep", metavar="DIR", help="keep each configuration's state (logs, database) in DIR")
     args = parser.parse_args()
     results = []
     for spec in args.configs.split(","):
         sites, servers = (int(part) for part in spec.lower().split("x"))
-        with tempfile.TemporaryDirectory(prefix="scale-bench-") as state:
-            result = asyncio.run(measure(sites, servers, args, pathlib.Path(state)))
+        if args.keep:     # the demo's state and logs kept for a look afterwards
+            state = pathlib.Path(args.keep) / spec
+            state.mkdir(parents=True, exist_ok=True)
+            result = asyncio.run(measure(sites, servers, args, state))
+        else:
+            with tempfile.TemporaryDirectory(prefix="scale-bench-") as state:
+                result = asyncio.run(measure(sites, servers, args, pathlib.Path(state)))
         print(json.dumps(result, indent=2), flush=True)
         results.append(result)
     print(table(results))

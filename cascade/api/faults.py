@@ -13,6 +13,7 @@ import json
 import logging
 from typing import Callable
 
+import sqlalchemy.exc
 from aiohttp import web
 
 from cascade import errors
@@ -56,7 +57,18 @@ HTTP_TITLES = {
 }
 
 
+BUSY = "The service is too busy to answer now; please retry the request later."
+
+
+def _overloaded(exc: BaseException) -> bool:
+    """No database connection came free within the pool's timeout: the
+    cascade is overloaded, which is a 503 to retry, not a crash."""
+    return isinstance(exc, sqlalchemy.exc.TimeoutError)
+
+
 def status_of(exc: BaseException) -> int:
+    if _overloaded(exc):
+        return 503
     if isinstance(exc, errors.SiteError):
         # a site's 5xx is the cascade's problem to report as unavailable, not a crash
         return exc.status if exc.status < 500 else 503
@@ -116,6 +128,9 @@ def render(request: web.Request, exc: BaseException) -> web.Response:
         message = exc.message
         if status >= 500:
             LOG.warning("%s %s: %s", request.method, request.path, exc)
+    elif _overloaded(exc):
+        message = BUSY
+        LOG.warning("%s %s: %s", request.method, request.path, exc)
     else:
         message = "Unexpected API Error. Please report this at the cascade's operator and attach the request id."
         LOG.error("unexpected error in %s %s", request.method, request.path, exc_info=exc)
