@@ -24,7 +24,6 @@ import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,13 +34,10 @@ import aiohttp
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.demoproc import free_port  # noqa: E402
+
 from cascade import config  # noqa: E402
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def started(command: list[str], log: pathlib.Path) -> subprocess.Popen:

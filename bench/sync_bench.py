@@ -38,7 +38,6 @@ import os
 import pathlib
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,6 +50,8 @@ from aiohttp import web
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.demoproc import free_port  # noqa: E402
+
 from cascade import config  # noqa: E402
 from cascade.app import build_app  # noqa: E402
 from cascade.persistence.models import utcnow  # noqa: E402
@@ -61,11 +62,6 @@ from cascade.sync import jobs as sync_jobs  # noqa: E402
 
 SETUP_TIMEOUT = 1800.0
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
