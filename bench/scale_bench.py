@@ -107,9 +107,12 @@ class Cloud:
                     for e in s["endpoints"] if e["interface"] == "public"}
         return token, computes
 
-    async def get(self, url: str, token: str, **params) -> dict:
+    async def get(self, url: str, token: str, *, busy_ok: bool = False, **params) -> dict | None:
+        """The answer's body; with `busy_ok`, None for a 503 (busy: ask again later)."""
         async with self.http.get(url, params=params, headers={"X-Auth-Token": token,
                                                               "X-OpenStack-Nova-API-Version": MICROVERSION}) as r:
+            if r.status == 503 and busy_ok:
+                return None
             if r.status != 200:
                 raise SystemExit(f"GET {url}: {r.status} {await r.text()}")
             return await r.json(content_type=None)
@@ -203,8 +206,9 @@ async def sync_changes(cloud: Cloud, sites: Sites, admin_url: str, admin: str, t
             return None
         began = time.monotonic()
         while time.monotonic() - began < 120:
-            view = (await cloud.get(f"{admin_url}/servers/{sites.top_of[bottom]}", admin))["server"]
-            if view["status"] == "SHUTOFF":
+            # the cascade's own view, polled while it is under load: a busy answer is asked again
+            answer = await cloud.get(f"{admin_url}/servers/{sites.top_of[bottom]}", admin, busy_ok=True)
+            if answer is not None and answer["server"]["status"] == "SHUTOFF":
                 return round(time.monotonic() - began, 1)
             await asyncio.sleep(0.5)
         return None

@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Awaitable, Callable, Mapping, Sequence, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from cascade import errors
 from cascade.context import RequestContext
 from cascade.fanout.scatter import SiteResult, scatter
@@ -94,11 +96,13 @@ async def forward_routed(rt: Runtime, ctx: RequestContext, target: Target, metho
                          replacements={**(replacements or {}), target.bottom_id: target.route.top_id})
 
 
-async def remember_request(rt: Runtime, ctx: RequestContext, site: Site, response: SiteResponse) -> None:
+async def remember_request(rt: Runtime, ctx: RequestContext, site: Site, response: SiteResponse, *,
+                           session: AsyncSession | None = None) -> None:
     """Pair the tenant's request id with the site's, for a call the site
-    records as an instance action (see `routing.request_ids`)."""
+    records as an instance action (see `routing.request_ids`); with
+    `session`, in the caller's transaction."""
     await request_ids.remember(rt.routes, top_id=ctx.request_id, site_id=site.id,
-                               project_id=ctx.project_id, headers=response.headers)
+                               project_id=ctx.project_id, headers=response.headers, session=session)
 
 
 async def forward_any(rt: Runtime, ctx: RequestContext, service: str, method: str, path: str, *,

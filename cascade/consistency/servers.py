@@ -31,6 +31,8 @@ import logging
 import time
 from typing import Iterable
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from cascade import errors
 from cascade.consistency import retry_unless_refused
 from cascade.jobs.registry import Retry, handler
@@ -55,20 +57,22 @@ PAGE = 1000
 
 # ---- the top side ----------------------------------------------------------
 
-async def mark_deleted(rt: Runtime, top_id: str, site_id: str) -> None:
+async def mark_deleted(rt: Runtime, top_id: str, site_id: str, *, session: AsyncSession | None = None) -> None:
     """Its site took a server's delete: the route is kept as `deleting` (the
     server still shows as DELETED in changes-since lists, its actions from
     2.21 and a restore still find it), the projection says deleted, and the
-    server leaves its groups. Idempotent."""
-    try:
-        await rt.routes.set_state(SERVER.name, top_id, "deleting", site_id=site_id)
-    except errors.NotFound:
-        pass
-    try:
-        await rt.servers.mark_deleted(top_id)
-    except errors.NotFound:
-        pass
-    await rt.server_groups.remove_member(top_id)
+    server leaves its groups, in one transaction (the caller's, with
+    `session`). Idempotent."""
+    async with rt.db.joined(session) as session:
+        try:
+            await rt.routes.set_state(SERVER.name, top_id, "deleting", site_id=site_id, session=session)
+        except errors.NotFound:
+            pass
+        try:
+            await rt.servers.mark_deleted(top_id, session=session)
+        except errors.NotFound:
+            pass
+        await rt.server_groups.remove_member(top_id, session=session)
 
 
 async def forget_created(rt: Runtime, site_id: str, top_ids: Iterable[str]) -> None:

@@ -1,10 +1,13 @@
 """The journal of multi-step operations: before an operation touches a site
 it writes what it is about to do, and ends the entry when it is done.
 
-    async with rt.journal.entry("server.create", {"top_id": ..., "site_id": ...}) as entry:
-        ... reserve, call the site ...
+    async with rt.journal.entry("server.create", {"top_id": ..., "site_id": ...},
+                                opening=reserve_in) as entry:   # the first step, with the entry
+        ... call the site ...
         await entry.note(bottom_id=...)      # what the recovery needs to know, as soon as it is known
-        ... bind, answer ...
+        async with db.session() as session:
+            ... bind ...
+            await entry.end(session)         # the last step and the entry's end: one transaction
 
 An entry is a job begun already leased by this process, its lease kept alive
 while the operation runs. When the block ends normally the entry ends
@@ -20,8 +23,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cascade.persistence.db import after_commit
 from cascade.persistence.jobs import Job, JobStore
 
 LOG = logging.getLogger(__name__)
@@ -39,6 +45,7 @@ class Entry:
         self.job = job
         self.payload = dict(job.payload)
         self.settled = False
+        self.ended = False
 
     @property
     def id(self) -> str:
@@ -48,6 +55,14 @@ class Entry:
         """Add to what the recovery will know, before the next step."""
         self.payload.update(values)
         await self._journal._store.set_payload(self.job.id, self._journal.owner, self.payload)
+
+    async def end(self, session: AsyncSession) -> None:
+        """End the entry (succeeded) in the caller's transaction, which holds
+        the operation's last step: it ends if and only if that commits.
+        EntryLost (the transaction then rolls back) if a recovery took it over."""
+        if not await self._journal._store.succeed(self.job.id, self._journal.owner, self.payload, session=session):
+            raise EntryLost(f"journal entry {self.job.id} ({self.job.kind}) was taken over by its recovery")
+        after_commit(session, lambda: setattr(self, "ended", True))
 
     def settle(self) -> None:
         """The operation ends here with nothing for a recovery to do (it
@@ -66,11 +81,13 @@ class Journal:
         self._heartbeat: asyncio.Task | None = None
 
     @contextlib.asynccontextmanager
-    async def entry(self, kind: str, payload: dict, *, key: str | None = None,
-                    max_attempts: int | None = None) -> AsyncIterator[Entry]:
-        """`max_attempts`: how often the recovery may run (default: [jobs] max_attempts)."""
+    async def entry(self, kind: str, payload: dict, *, key: str | None = None, max_attempts: int | None = None,
+                    opening: Callable[[AsyncSession], Awaitable[Any]] | None = None) -> AsyncIterator[Entry]:
+        """`max_attempts`: how often the recovery may run (default: [jobs]
+        max_attempts); `opening`: the operation's first step, written in the
+        entry's own transaction (keyless entries)."""
         job = await self._store.begin(kind, payload, owner=self.owner, lease_seconds=self.lease_seconds, key=key,
-                                      max_attempts=max_attempts)
+                                      max_attempts=max_attempts, opening=opening)
         entry = Entry(self, job)
         self._open.add(job.id)
         self._ensure_heartbeat()
@@ -81,6 +98,8 @@ class Journal:
             await asyncio.shield(self._end_after_error(entry, exc))
             raise
         self._open.discard(job.id)
+        if entry.ended:
+            return
         if not await asyncio.shield(self._store.succeed(job.id, self.owner, entry.payload)):
             raise EntryLost(f"journal entry {job.id} ({kind}) was taken over by its recovery before it ended")
 

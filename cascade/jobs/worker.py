@@ -13,7 +13,7 @@ import contextlib
 import logging
 import random
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Awaitable, TypeVar
 
 from cascade.config import JobsSection
 from cascade.jobs import owner as owners
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 
 MAINTENANCE_SECONDS = 5.0
+# how long stop() lets its loops reach their next turn before cancelling them
+STOP_GRACE = 5.0
+
+T = TypeVar("T")
 
 
 def backoff(settings: JobsSection, attempts: int) -> float:
@@ -46,6 +50,9 @@ class Worker:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._last_maintenance = 0.0
+        self._stopping = False
+        self._stopped = asyncio.Event()
+        self._bookkeeping: set[asyncio.Future] = set()
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._claim_loop(), name="jobs-claim"),
@@ -56,14 +63,35 @@ class Worker:
         self._wake.set()
 
     async def stop(self) -> None:
-        """Stop claiming; running jobs are cancelled and given back to the queue."""
-        for task in self._tasks:
-            task.cancel()
+        """Stop claiming; running jobs are cancelled and given back to the
+        queue. The loops end at their next turn rather than by a cancel,
+        and the worker's own database work (claims, ends, releases) runs to
+        its end before stop() returns: a session cut by a cancel can leave
+        its connection inside a transaction, which on SQLite holds the
+        write lock for every other connection."""
+        self._stopping = True
+        self._wake.set()
+        self._stopped.set()
         running = list(self._running.values())
         for task in running:
             task.cancel()
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=STOP_GRACE)
+            for task in late:
+                task.cancel()
         await asyncio.gather(*self._tasks, *running, return_exceptions=True)
+        while self._bookkeeping:
+            await asyncio.gather(*self._bookkeeping, return_exceptions=True)
         self._tasks = []
+
+    async def _uncut(self, work: Awaitable[T]) -> T:
+        """`work` (a store call) in a task of its own, shielded: a cancel of
+        the caller does not cut it in the middle of its session, and stop()
+        waits for it."""
+        task = asyncio.ensure_future(work)
+        self._bookkeeping.add(task)
+        task.add_done_callback(self._bookkeeping.discard)
+        return await asyncio.shield(task)
 
     async def run_once(self) -> int:
         """One pass for tests and tools: maintenance, then every due job, until none is due."""
@@ -102,9 +130,11 @@ class Worker:
             try:
                 if time.monotonic() - self._last_maintenance >= MAINTENANCE_SECONDS:
                     await self.maintain()
+                if self._stopping:
+                    return
                 free = self.concurrency - len(self._running)
-                jobs = await self.store.claim(self.owner, lease_seconds=self.settings.lease_seconds,
-                                              limit=free) if free > 0 else []
+                jobs = await self._uncut(self.store.claim(self.owner, lease_seconds=self.settings.lease_seconds,
+                                                          limit=free)) if free > 0 else []
                 for job in jobs:
                     self._running[job.id] = asyncio.create_task(self._run(job), name=f"job-{job.kind}")
             except asyncio.CancelledError:
@@ -114,18 +144,25 @@ class Worker:
                 jobs = []
             if not jobs or len(self._running) >= self.concurrency:
                 self._wake.clear()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+                # not asyncio.wait_for: on Python 3.11 it returns normally when
+                # cancelled just as the wake lands, and the loop would never stop
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.poll_interval):
+                        await self._wake.wait()
 
     async def _heartbeat_loop(self) -> None:
         renewed = time.monotonic()
         while True:
-            await asyncio.sleep(self.settings.lease_seconds / 3)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.lease_seconds / 3):
+                    await self._stopped.wait()
+            if self._stopping:
+                return
             asked = set(self._running)
             try:
-                held = await asyncio.wait_for(
-                    self.store.heartbeat(asked, self.owner, lease_seconds=self.settings.lease_seconds),
-                    self.settings.lease_seconds / 3)
+                async with asyncio.timeout(self.settings.lease_seconds / 3):
+                    held = await self._uncut(
+                        self.store.heartbeat(asked, self.owner, lease_seconds=self.settings.lease_seconds))
                 renewed = time.monotonic()
             except asyncio.CancelledError:
                 raise
@@ -151,11 +188,10 @@ class Worker:
     async def _run_handler(self, job: Job) -> None:
         handler = registry.handler_for(job.kind)
         if handler is None:
-            await self.store.fail(job.id, self.owner, f"no handler for job kind {job.kind!r}", retry_in=None)
+            await self._fail(job, f"no handler for job kind {job.kind!r}")
             return
         if job.attempts > job.max_attempts:
-            await self.store.fail(job.id, self.owner, f"gave up after {job.max_attempts} attempts "
-                                  f"(last error: {job.last_error})", retry_in=None)
+            await self._fail(job, f"gave up after {job.max_attempts} attempts (last error: {job.last_error})")
             return
         began = time.monotonic()
         try:
@@ -163,23 +199,25 @@ class Worker:
         except asyncio.CancelledError:
             # stopping, or the lease was lost: whoever holds it (if anyone) carries on
             with contextlib.suppress(Exception):
-                await asyncio.shield(self.store.release(job.id, self.owner))
+                await self._uncut(self.store.release(job.id, self.owner))
             raise
         except registry.Retry as retry:
             delay = retry.delay if retry.delay is not None else backoff(self.settings, job.attempts)
             LOG.info("job %s %s: retry in %.1fs: %s", job.kind, job.id, delay, retry)
-            await self.store.fail(job.id, self.owner, str(retry), retry_in=delay)
+            await self._fail(job, str(retry), retry_in=delay)
         except registry.Permanent as failure:
             LOG.warning("job %s %s failed: %s", job.kind, job.id, failure)
-            await self.store.fail(job.id, self.owner, str(failure), retry_in=None)
+            await self._fail(job, str(failure))
         except Exception as exc:
             LOG.warning("job %s %s: attempt %d failed: %r", job.kind, job.id, job.attempts, exc, exc_info=True)
-            await self.store.fail(job.id, self.owner, f"{type(exc).__name__}: {exc}",
-                                  retry_in=backoff(self.settings, job.attempts))
+            await self._fail(job, f"{type(exc).__name__}: {exc}", retry_in=backoff(self.settings, job.attempts))
         else:
             spec = next((p for p in registry.periodic_jobs() if p.kind == job.kind), None)
             again_in = None
             if spec is not None and job.key:
                 # fixed rate: runs begin `every` seconds apart, however long each takes
                 again_in = max(0.0, spec.every(self.rt.settings) - (time.monotonic() - began))
-            await self.store.succeed(job.id, self.owner, result, again_in=again_in)
+            await self._uncut(self.store.succeed(job.id, self.owner, result, again_in=again_in))
+
+    async def _fail(self, job: Job, error: str, *, retry_in: float | None = None) -> None:
+        await self._uncut(self.store.fail(job.id, self.owner, error, retry_in=retry_in))

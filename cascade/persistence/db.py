@@ -20,14 +20,22 @@ from typing import Any, AsyncIterator, Callable, TypeVar
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
+
+from cascade.persistence import sqlite_writers
 
 MIGRATIONS_DIR = pathlib.Path(__file__).resolve().parent / "migrations"
 
 # seconds a SQLite writer waits for another writer before giving up
 SQLITE_BUSY_TIMEOUT = 15
+# a session holds its pooled connection while it waits for the writer's turn
+# (sqlite_writers), so under load more are in use than SQLAlchemy's 5 + 10;
+# each keeps a page cache of its own (up to 2 MB), hence not many more
+SQLITE_POOL_SIZE = 10
+SQLITE_POOL_OVERFLOW = 20
 # any fixed number; it keeps processes that start together from migrating at once
 _MIGRATION_LOCK_KEY = 0x6361736361646501
 
@@ -62,8 +70,13 @@ def _create_engine(url: URL) -> AsyncEngine:
         if _sqlite_is_memory(url):
             # one shared connection, or every connection would see its own empty database
             options["poolclass"] = StaticPool
+        else:
+            options["connect_args"]["async_creator_fn"] = sqlite_writers.connect
+            options.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_OVERFLOW)
         engine = create_async_engine(url, **options)
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+        if not _sqlite_is_memory(url):
+            sqlite_writers.WriterTurns(busy_timeout=SQLITE_BUSY_TIMEOUT).attach(engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
@@ -80,6 +93,18 @@ def _create_reader(url: URL) -> Engine | None:
 
 
 T = TypeVar("T")
+
+
+def insert_for(dialect: str) -> Callable[..., Any]:
+    """The dialect's own `insert` construct, which has ON CONFLICT (upserts,
+    insert-or-ignore): PostgreSQL's or SQLite's."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Call `callback` once `session`'s transaction has committed (say, to
+    drop a cached row that a reader must not take again from the old one)."""
+    event.listen(session.sync_session, "after_commit", lambda _session: callback(), once=True)
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
@@ -175,6 +200,11 @@ class Database:
                 return work(connection)
         async with self.engine.connect() as connection:
             return await connection.run_sync(work)
+
+    async def first(self, query: Any) -> Any:
+        """The first row of a read-only `query`, None when there is none, read
+        through `read` (a lookup by key in a request's hot path)."""
+        return await self.read(lambda connection: connection.execute(query).first())
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -59,6 +59,15 @@ def _not_found(flavor_id: str) -> NotFound:
     return NotFound(f"Flavor {flavor_id} could not be found.", kind="flavor", resource_id=flavor_id)
 
 
+def _by_id(flavor_id: str, *, visible_to: str | None, include_deleted: bool) -> Any:
+    query = select(FlavorRow).where(FlavorRow.id == flavor_id)
+    if not include_deleted:
+        query = query.where(FlavorRow.deleted == false())
+    if visible_to is not None:
+        query = query.where(_visible_to(visible_to))
+    return query
+
+
 def _visible_to(project_id: str) -> Any:
     has_access = exists().where(
         FlavorAccessRow.flavor_id == FlavorRow.id, FlavorAccessRow.project_id == project_id)
@@ -120,9 +129,10 @@ class FlavorStore:
     async def get(self, flavor_id: str, *, visible_to: str | None = None, include_deleted: bool = False) -> Flavor:
         """One flavor; with `visible_to` (a non-admin's project) a private
         flavor that project has no access to is not found."""
-        async with self._db.session() as session:
-            return _flavor(await self._row(session, flavor_id, visible_to=visible_to,
-                                           include_deleted=include_deleted))
+        row = await self._db.first(_by_id(flavor_id, visible_to=visible_to, include_deleted=include_deleted))
+        if row is None:
+            raise _not_found(flavor_id)
+        return _flavor(row)
 
     async def get_by_name(self, name: str) -> Flavor:
         async with self._db.session() as session:
@@ -244,11 +254,7 @@ class FlavorStore:
     @staticmethod
     async def _row(session: AsyncSession, flavor_id: str, *, visible_to: str | None = None,
                    include_deleted: bool = False, for_update: bool = False) -> FlavorRow:
-        query = select(FlavorRow).where(FlavorRow.id == flavor_id)
-        if not include_deleted:
-            query = query.where(FlavorRow.deleted == false())
-        if visible_to is not None:
-            query = query.where(_visible_to(visible_to))
+        query = _by_id(flavor_id, visible_to=visible_to, include_deleted=include_deleted)
         if for_update:
             query = query.with_for_update()
         row = await session.scalar(query)

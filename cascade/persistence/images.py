@@ -54,11 +54,10 @@ class ImageStore:
         self._db = db
 
     async def get(self, image_id: str) -> Image:
-        async with self._db.session() as session:
-            row = await session.get(ImageRow, image_id)
-            if row is None:
-                raise _not_found(image_id)
-            return _image(row)
+        row = await self._db.first(select(ImageRow).where(ImageRow.id == image_id))
+        if row is None:
+            raise _not_found(image_id)
+        return _image(row)
 
     async def find(self, owner: str | None, name: str | None, checksum: str | None) -> Image | None:
         async with self._db.session() as session:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import uuid
-from typing import Any, Iterable, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -95,9 +95,21 @@ class JobStore:
         return await self._insert(kind, payload, key=key, state=QUEUED, delay=delay, max_attempts=max_attempts)
 
     async def begin(self, kind: str, payload: dict | None = None, *, owner: str, lease_seconds: float,
-                    key: str | None = None, max_attempts: int | None = None) -> Job:
+                    key: str | None = None, max_attempts: int | None = None,
+                    opening: Callable[[AsyncSession], Awaitable[Any]] | None = None) -> Job:
         """A journal entry: a job already running, leased by `owner`, which
-        does the work itself. Conflict when an unfinished job holds the key."""
+        does the work itself. Conflict when an unfinished job holds the key.
+        `opening` (keyless entries only) writes the operation's first step
+        in the entry's own transaction."""
+        if opening is not None:
+            if key is not None:
+                raise ValueError("a keyed entry is begun in its own transaction")
+            row = self._row(kind, payload, key=None, state=RUNNING, owner=owner, lease_seconds=lease_seconds,
+                            max_attempts=max_attempts)
+            async with self._db.session() as session:
+                session.add(row)
+                await opening(session)
+            return _job(row)
         job = await self._insert(kind, payload, key=key, state=RUNNING, owner=owner, lease_seconds=lease_seconds,
                                  max_attempts=max_attempts)
         if job.lease_owner != owner or job.state != RUNNING or job.attempts != 1:
@@ -182,11 +194,13 @@ class JobStore:
             return result.rowcount > 0
 
     async def succeed(self, job_id: str, owner: str, result: dict | None = None, *,
-                      again_in: float | None = None) -> bool:
+                      again_in: float | None = None, session: AsyncSession | None = None) -> bool:
         """End a job `owner` holds. With `again_in`, a periodic job: the next
-        run (same kind, key and payload) is queued in the same transaction."""
+        run (same kind, key and payload) is queued in the same transaction.
+        With `session`, in the caller's transaction (a journal entry ending
+        with its operation's last step)."""
         now = utcnow()
-        async with self._db.session() as session:
+        async with self._db.joined(session) as session:
             ended = await session.execute(
                 update(JobRow).where(JobRow.id == job_id, JobRow.state == RUNNING, JobRow.lease_owner == owner)
                 .values(state=SUCCEEDED, result=result, lease_owner=None, lease_expires_at=None,

@@ -58,12 +58,10 @@ class KeypairStore:
             return [_keypair(row) for row in await session.scalars(query)]
 
     async def get(self, user_id: str, name: str) -> Keypair:
-        async with self._db.session() as session:
-            row = await session.scalar(select(KeypairRow).where(
-                KeypairRow.user_id == user_id, KeypairRow.name == name))
-            if row is None:
-                raise _not_found(user_id, name)
-            return _keypair(row)
+        row = await self._db.first(select(KeypairRow).where(KeypairRow.user_id == user_id, KeypairRow.name == name))
+        if row is None:
+            raise _not_found(user_id, name)
+        return _keypair(row)
 
     async def add(self, *, user_id: str, name: str, public_key: str, fingerprint: str, type: str = "ssh") -> Keypair:
         row = KeypairRow(id=str(uuid.uuid4()), user_id=user_id, name=name, type=type,

@@ -4,10 +4,14 @@ and what a project uses, counted from the cascade's own tables (the servers
 projection and its flavors, the keypairs).
 
 Everything one decision needs is read through a `ProjectQuotas` view, in one
-transaction. A view opened with `lock=True` first writes the project's row
-in `quota_locks`: on PostgreSQL that row lock, on SQLite the database's
-write lock, is held until the view ends, so two checks that reserve for the
-same project never interleave, whichever process makes them.
+transaction. A view opened with `lock=True` is given the limits (settings,
+not usage), read just before through `Database.read`, and first writes the
+project's row in `quota_locks`: on PostgreSQL
+that row lock, on SQLite the database's write lock, is held until the view
+ends, so two checks that reserve for the same project never interleave,
+whichever process makes them, and the lock is held only for reading usage
+and writing the reservation. A `settling` view reads no limits; on SQLite
+it takes no row lock either, as its first write takes the database's.
 `cascade.quotas` holds the rules; this module only reads and writes.
 """
 from __future__ import annotations
@@ -18,11 +22,10 @@ import datetime
 import uuid
 from typing import AsyncIterator, Mapping
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cascade.persistence.db import Database
+from cascade.persistence.db import Database, insert_for
 from cascade.persistence.models import (FlavorRow, KeypairRow, QuotaClassRow, QuotaLockRow, QuotaReservationRow,
                                         QuotaResizeRow, QuotaRow, ServerRow, utcnow)
 
@@ -49,9 +52,12 @@ class Resize:
 class ProjectQuotas:
     """One project's quota records, read in one transaction."""
 
-    def __init__(self, session: AsyncSession, project_id: str) -> None:
+    def __init__(self, session: AsyncSession, project_id: str,
+                 limits: Mapping[tuple[str, str], dict[str, int]] | None = None) -> None:
         self._session = session
         self.project_id = project_id
+        # ("class", name) or ("user", user id or PROJECT) -> limits, read once per view
+        self._limits: dict[tuple[str, str], dict[str, int]] = dict(limits or {})
 
     @property
     def session(self) -> AsyncSession:
@@ -60,9 +66,10 @@ class ProjectQuotas:
     async def limits(self, user_id: str | None = None) -> dict[str, int]:
         """The limits set on the project (user_id None) or on one of its users;
         unset resources are absent."""
-        rows = await self._session.execute(select(QuotaRow.resource, QuotaRow.hard_limit).where(
-            QuotaRow.project_id == self.project_id, QuotaRow.user_id == (user_id or PROJECT)))
-        return {resource: limit for resource, limit in rows}
+        if (key := ("user", user_id or PROJECT)) not in self._limits:
+            rows = await self._session.execute(_limits_of(self.project_id, [user_id or PROJECT]))
+            self._limits[key] = {resource: limit for _owner, resource, limit in rows}
+        return dict(self._limits[key])
 
     async def user_limits(self) -> dict[str, dict[str, int]]:
         """{user id: {resource: limit}} of every user of the project with limits set."""
@@ -74,7 +81,9 @@ class ProjectQuotas:
         return found
 
     async def class_limits(self, class_name: str) -> dict[str, int]:
-        return await _class_limits(self._session, class_name)
+        if (key := ("class", class_name)) not in self._limits:
+            self._limits[key] = await _class_limits(self._session, class_name)
+        return dict(self._limits[key])
 
     async def servers(self, user_id: str | None = None) -> ServerUsage:
         """Live servers of the project (or of one user in it) with their
@@ -110,22 +119,20 @@ class ProjectQuotas:
         await self._session.flush()
         return reservation_id
 
-    async def consume(self, reservation_id: str, used: Mapping[str, int] | None = None) -> None:
+    async def consume(self, reservation_id: str, used: Mapping[str, int] | None = None) -> bool:
         """Take `used` off a reservation (None: all of it); one left holding
-        nothing is deleted."""
+        nothing is deleted. True when it is gone."""
         row = await self._session.get(QuotaReservationRow, reservation_id)
         if row is None:
-            return
+            return True
         left = {} if used is None else {r: int(a) - int(used.get(r, 0)) for r, a in row.deltas.items()}
-        if any(amount > 0 for amount in left.values()):
-            row.deltas = {r: max(a, 0) for r, a in left.items()}
-        else:
+        gone = not any(amount > 0 for amount in left.values())
+        if gone:
             await self._session.delete(row)
+        else:
+            row.deltas = {r: max(a, 0) for r, a in left.items()}
         await self._session.flush()
-
-    async def purge_expired(self, now: datetime.datetime) -> None:
-        await self._session.execute(delete(QuotaReservationRow).where(
-            QuotaReservationRow.project_id == self.project_id, QuotaReservationRow.expires_at <= now))
+        return gone
 
 
 class QuotaStore:
@@ -133,13 +140,21 @@ class QuotaStore:
         self._db = db
 
     @contextlib.asynccontextmanager
-    async def view(self, project_id: str, *, lock: bool = False) -> AsyncIterator[ProjectQuotas]:
+    async def view(self, project_id: str, *, lock: bool = False, user_id: str | None = None,
+                   settling: bool = False) -> AsyncIterator[ProjectQuotas]:
+        """`lock`: the project's lock, once its limits (and `user_id`'s) are
+        read; `settling` (with `lock`): a view that only moves a reservation
+        into use."""
+        limits = None
+        if lock and not settling:
+            limits = await self._db.read(lambda connection: _limit_sets(connection, project_id, user_id))
         async with self._db.session() as session:
-            if lock:
-                # the first statement writes, so SQLite takes its write lock at once
-                # (waiting its busy timeout) and PostgreSQL the row's lock
+            view = ProjectQuotas(session, project_id, limits)
+            if lock and not (settling and self._db.dialect == "sqlite"):
+                # the first write: SQLite takes its write lock (waiting its busy
+                # timeout), PostgreSQL the row's lock
                 await session.execute(_touch_lock(self._db.dialect), {"project_id": project_id, "touched_at": utcnow()})
-            yield ProjectQuotas(session, project_id)
+            yield view
 
     async def set_limits(self, project_id: str, limits: Mapping[str, int], *, user_id: str | None = None) -> None:
         if not limits:
@@ -171,9 +186,12 @@ class QuotaStore:
         async with self._db.session() as session:
             await session.execute(_upsert(self._db.dialect, QuotaClassRow, ["class_name", "resource"]), rows)
 
-    async def release(self, reservation_id: str) -> None:
+    async def release(self, reservation_id: str, *, now: datetime.datetime | None = None) -> None:
+        """Delete a reservation, and with it those whose holders never ended
+        them (they expired: checks count only unexpired ones)."""
         async with self._db.session() as session:
-            await session.execute(delete(QuotaReservationRow).where(QuotaReservationRow.id == reservation_id))
+            await session.execute(delete(QuotaReservationRow).where(
+                (QuotaReservationRow.id == reservation_id) | (QuotaReservationRow.expires_at <= (now or utcnow()))))
 
     async def remember_resize(self, server_id: str, *, old_flavor_id: str, new_flavor_id: str) -> None:
         """A resize began; a resize of a server already resized keeps its first old flavor."""
@@ -196,22 +214,38 @@ class QuotaStore:
 
 
 async def _class_limits(session: AsyncSession, class_name: str) -> dict[str, int]:
-    rows = await session.execute(select(QuotaClassRow.resource, QuotaClassRow.hard_limit)
-                                 .where(QuotaClassRow.class_name == class_name))
-    return {resource: limit for resource, limit in rows}
+    return {resource: limit for resource, limit in await session.execute(_class_limits_of(class_name))}
 
 
-def _insert(dialect: str):
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+def _class_limits_of(class_name: str) -> Select:
+    return select(QuotaClassRow.resource, QuotaClassRow.hard_limit).where(QuotaClassRow.class_name == class_name)
+
+
+def _limits_of(project_id: str, owners: list[str]) -> Select:
+    """(owner, resource, limit) rows of the project's own limits (owner
+    PROJECT) and of its users `owners`."""
+    return (select(QuotaRow.user_id, QuotaRow.resource, QuotaRow.hard_limit)
+            .where(QuotaRow.project_id == project_id, QuotaRow.user_id.in_(owners)))
+
+
+def _limit_sets(connection: Connection, project_id: str, user_id: str | None) -> dict[tuple[str, str], dict]:
+    """The default class's, the project's and (given) the user's limits, as
+    `ProjectQuotas` keeps them."""
+    owners = [PROJECT] + ([user_id] if user_id else [])
+    found: dict[tuple[str, str], dict] = {("user", owner): {} for owner in owners}
+    found["class", "default"] = dict(connection.execute(_class_limits_of("default")).all())
+    for owner, resource, limit in connection.execute(_limits_of(project_id, owners)):
+        found["user", owner][resource] = limit
+    return found
 
 
 def _upsert(dialect: str, model, keys: list[str]):
-    statement = _insert(dialect)(model)
+    statement = insert_for(dialect)(model)
     return statement.on_conflict_do_update(index_elements=keys, set_={
         "hard_limit": statement.excluded.hard_limit, "updated_at": statement.excluded.updated_at})
 
 
 def _touch_lock(dialect: str):
-    statement = _insert(dialect)(QuotaLockRow)
+    statement = insert_for(dialect)(QuotaLockRow)
     return statement.on_conflict_do_update(index_elements=["project_id"],
                                            set_={"touched_at": statement.excluded.touched_at})

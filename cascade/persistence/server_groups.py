@@ -120,10 +120,10 @@ class ServerGroupStore:
             return list(await session.scalars(select(ServerGroupMemberRow.group_id).where(
                 ServerGroupMemberRow.server_id == server_id).order_by(ServerGroupMemberRow.group_id)))
 
-    async def remove_member(self, server_id: str) -> builtins.list[str]:
+    async def remove_member(self, server_id: str, *, session: AsyncSession | None = None) -> builtins.list[str]:
         """Take a (deleted) server out of every group it is in; a group left
         without members is unpinned. Returns the groups it left."""
-        async with self._db.session() as session:
+        async with self._db.joined(session) as session:
             groups = list(await session.scalars(select(ServerGroupMemberRow.group_id).where(
                 ServerGroupMemberRow.server_id == server_id)))
             if not groups:

@@ -16,11 +16,10 @@ import datetime
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import and_, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.errors import BadRequest, NotFound
-from cascade.persistence.db import Database
+from cascade.persistence.db import Database, insert_for
 from cascade.persistence.models import ProjectSiteRow, ServerRow, utcnow
 
 
@@ -182,8 +181,8 @@ class ServerProjection:
         async with self._db.session() as session:
             return list(await session.scalars(query))
 
-    async def mark_deleted(self, top_id: str) -> None:
-        async with self._db.session() as session:
+    async def mark_deleted(self, top_id: str, *, session: AsyncSession | None = None) -> None:
+        async with self._db.joined(session) as session:
             result = await session.execute(
                 update(ServerRow).where(ServerRow.top_id == top_id)
                 .values(deleted=True, updated_at=utcnow()))
@@ -197,8 +196,7 @@ class ServerProjection:
 
 
 def _upsert_statement(dialect: str, *, keep_deleted: bool = False) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(ServerRow)
+    statement = insert_for(dialect)(ServerRow)
     changed = {name: statement.excluded[name] for name in (*_FIELDS, "created_at", "updated_at")
                if name != "top_id"}
     if keep_deleted:
@@ -207,6 +205,5 @@ def _upsert_statement(dialect: str, *, keep_deleted: bool = False) -> Any:
 
 
 def _add_project_sites_statement(dialect: str) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(ProjectSiteRow).on_conflict_do_nothing(index_elements=[ProjectSiteRow.project_id,
+    return insert_for(dialect)(ProjectSiteRow).on_conflict_do_nothing(index_elements=[ProjectSiteRow.project_id,
                                                                           ProjectSiteRow.site_id])

@@ -9,9 +9,8 @@ import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from cascade.persistence.db import Database
+from cascade.persistence.db import Database, insert_for
 from cascade.persistence.models import SiteSyncRow, utcnow
 
 
@@ -59,8 +58,7 @@ class SiteSyncStore:
     async def _write(self, site_id: str, values: dict[str, Any], changes_since: str | None, *,
                      keep_older: bool) -> None:
         values = {**values, "updated_at": utcnow()}
-        insert = postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert
-        statement = insert(SiteSyncRow).values(site_id=site_id, changes_since=changes_since, **values)
+        statement = insert_for(self._db.dialect)(SiteSyncRow).values(site_id=site_id, changes_since=changes_since, **values)
         changed: dict[str, Any] = dict(values)
         if changes_since is not None:
             changed["changes_since"] = (func.coalesce(SiteSyncRow.changes_since, statement.excluded.changes_since)

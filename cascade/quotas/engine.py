@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade import errors
 from cascade.config import QuotaSection
+from cascade.persistence.db import after_commit
 from cascade.persistence.models import utcnow
 from cascade.persistence.quotas import ProjectQuotas, QuotaStore, Resize
 from cascade.quotas.resources import PER_PROJECT, RESOURCES, SERVER_RESOURCES, configured_defaults
@@ -50,15 +51,17 @@ class OverQuota(errors.OverLimit):
         self.usages = dict(usages)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class Reservation:
     """What a check holds until the work it allowed is recorded (`id` None:
     nothing held); `count` is the number of servers a create may make,
-    `each` what one of them takes of the reservation."""
+    `each` what one of them takes of the reservation; `settled` once all of
+    it is taken (nothing is left to release)."""
 
     id: str | None
     count: int = 1
     each: Mapping[str, int] | None = None
+    settled: bool = False
 
 
 def _exceeds(limit: int, value: int) -> bool:
@@ -174,7 +177,7 @@ class QuotaEngine:
         """Room for between min_count and max_count servers of a flavor: as
         many as fit, held until `release`; Nova's refusal when not even
         min_count fit."""
-        async with self._locked(project_id) as view:
+        async with self._locked(project_id, user_id=user_id) as view:
             project_limits, project_usage, user_limits, user_usage = await self._scopes(
                 view, user_id, SERVER_RESOURCES)
             count = max_count
@@ -202,7 +205,7 @@ class QuotaEngine:
         if cores <= 0 and ram <= 0:
             return Reservation(None)
         deltas = {"cores": max(cores, 0), "ram": max(ram, 0)}
-        async with self._locked(project_id) as view:
+        async with self._locked(project_id, user_id=user_id) as view:
             over = _over(deltas, *await self._scopes(view, user_id, deltas))
             if over is not None:
                 overs, quotas, usages = over
@@ -213,7 +216,7 @@ class QuotaEngine:
                            reserve: bool = False) -> Reservation:
         """Nova's check_deltas: usage plus `deltas` within the limits, else
         OverQuota (worded by the caller); with `reserve`, held until `release`."""
-        async with self._checking(project_id, lock=reserve) as view:
+        async with self._checking(project_id, lock=reserve, user_id=user_id) as view:
             over = _over(deltas, *await self._scopes(view, user_id, deltas))
             if over is not None:
                 raise OverQuota(*over)
@@ -276,13 +279,14 @@ class QuotaEngine:
         if reservation is None or reservation.id is None:
             yield None
             return
-        async with self._locked(project_id) as view:
+        async with self._locked(project_id, settling=True) as view:
             yield view.session
-            await view.consume(reservation.id, used)
+            if await view.consume(reservation.id, used):
+                after_commit(view.session, lambda: setattr(reservation, "settled", True))
 
     async def release(self, reservation: Reservation | None) -> None:
-        if reservation is not None and reservation.id is not None:
-            await self.store.release(reservation.id)
+        if reservation is not None and reservation.id is not None and not reservation.settled:
+            await self.store.release(reservation.id, now=self._clock())
 
     # -- resizes -----------------------------------------------------------
 
@@ -298,16 +302,19 @@ class QuotaEngine:
     # -- internals ---------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def _locked(self, project_id: str) -> AsyncIterator[ProjectQuotas]:
+    async def _locked(self, project_id: str, *, user_id: str | None = None,
+                      settling: bool = False) -> AsyncIterator[ProjectQuotas]:
+        """The project's view under its lock (`QuotaStore.view`); expired
+        reservations are not counted, and go at the next release."""
         async with self._locks[zlib.crc32(project_id.encode()) % len(self._locks)]:
-            async with self.store.view(project_id, lock=True) as view:
-                await view.purge_expired(self._clock())
+            async with self.store.view(project_id, lock=True, user_id=user_id, settling=settling) as view:
                 yield view
 
     @contextlib.asynccontextmanager
-    async def _checking(self, project_id: str, *, lock: bool) -> AsyncIterator[ProjectQuotas]:
+    async def _checking(self, project_id: str, *, lock: bool, user_id: str | None = None
+                        ) -> AsyncIterator[ProjectQuotas]:
         if lock:
-            async with self._locked(project_id) as view:
+            async with self._locked(project_id, user_id=user_id) as view:
                 yield view
         else:
             async with self.store.view(project_id) as view:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-from cascade.errors import Conflict
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from cascade.routing.table import RouteTable
 
 KIND = "request"
@@ -31,20 +32,15 @@ def of_answer(headers: Mapping[str, str]) -> str | None:
 
 
 async def remember(routes: RouteTable, *, top_id: str, site_id: str, project_id: str | None,
-                   headers: Mapping[str, str]) -> None:
+                   headers: Mapping[str, str], session: AsyncSession | None = None) -> None:
     """Keep the site's request id of a call made for `top_id` (a no-op when
-    the site sent none, or when this pair is known already)."""
+    the site sent none, or when either id is paired already: a site that
+    reuses an id it gave before keeps its first pairing). With `session`,
+    in the caller's transaction."""
     bottom_id = of_answer(headers)
     if not bottom_id or bottom_id == top_id:
         return
-    try:
-        await routes.reserve(KIND, site_id=site_id, project_id=project_id, top_id=top_id)
-    except Conflict:
-        return
-    try:
-        await routes.bind(KIND, top_id, site_id, bottom_id)
-    except Conflict:   # the site reused an id it gave before: keep the first pairing
-        await routes.forget(KIND, top_id, site_id=site_id)
+    await routes.pair(KIND, top_id, site_id, bottom_id, project_id=project_id, session=session)
 
 
 async def to_site(routes: RouteTable, site_id: str, request_id: str) -> str:

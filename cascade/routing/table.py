@@ -11,19 +11,19 @@ time, which bounds how long another process's change can go unseen here.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import time
 import uuid
-from typing import Callable, Generic, Hashable, Iterable, TypeVar
+from typing import AsyncIterator, Callable, Generic, Hashable, Iterable, TypeVar
 
 from sqlalchemy import case, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from cascade.errors import Conflict, NotFound
-from cascade.persistence.db import Database
+from cascade.persistence.db import Database, after_commit, insert_for
 from cascade.persistence.models import RouteRow, SiteRow, utcnow
 
 RESERVED, BOUND, DELETING = "reserved", "bound", "deleting"
@@ -134,15 +134,32 @@ class RouteTable:
         self._db = db
         self._cache = _RouteCache(cache_size, cache_ttl, clock)
 
-    async def reserve(self, kind: str, *, site_id: str, project_id: str | None, top_id: str | None = None) -> str:
+    @contextlib.asynccontextmanager
+    async def _writing(self, kind: str, top_id: str, session: AsyncSession | None
+                       ) -> AsyncIterator[tuple[AsyncSession, list[tuple[str, str | None]]]]:
+        """A write of `top_id`'s routes, in `session` or in a transaction of
+        its own; the copies the block adds to the yielded list leave the
+        cache when the block ends and again once its transaction commits."""
+        touched: list[tuple[str, str | None]] = []
+        try:
+            async with self._db.joined(session) as own:
+                if session is not None:
+                    after_commit(own, lambda: self._cache.drop(kind, top_id, touched))
+                yield own, touched
+        finally:
+            self._cache.drop(kind, top_id, touched)
+
+    async def reserve(self, kind: str, *, site_id: str, project_id: str | None, top_id: str | None = None,
+                      session: AsyncSession | None = None) -> str:
         """Record that `site_id` is about to hold a copy of a resource; returns
-        its top id (a new uuid4 unless given). Conflict if that copy is already routed."""
+        its top id (a new uuid4 unless given). Conflict if that copy is
+        already routed. With `session`, in the caller's transaction."""
         top_id = top_id or str(uuid.uuid4())
         try:
-            async with self._db.session() as session:
-                session.add(RouteRow(kind=kind, top_id=top_id, site_id=site_id, bottom_id=None,
-                                     project_id=project_id, state=RESERVED))
-                await session.flush()
+            async with self._db.joined(session) as own:
+                own.add(RouteRow(kind=kind, top_id=top_id, site_id=site_id, bottom_id=None,
+                                 project_id=project_id, state=RESERVED))
+                await own.flush()
         except IntegrityError:
             async with self._db.session() as session:
                 if await session.get(SiteRow, site_id) is None:
@@ -150,22 +167,33 @@ class RouteTable:
             raise Conflict(f"{kind} {top_id} is already routed to site {site_id}.") from None
         return top_id
 
-    async def bind(self, kind: str, top_id: str, site_id: str, bottom_id: str) -> None:
+    async def bind(self, kind: str, top_id: str, site_id: str, bottom_id: str, *,
+                   session: AsyncSession | None = None) -> None:
         """The site made the copy: record its bottom id. Conflict when that
-        bottom id is already the copy of another top resource."""
-        old_bottom: str | None = None
+        bottom id is already the copy of another top resource. With
+        `session`, in the caller's transaction."""
         try:
-            async with self._db.session() as session:
-                row = await session.get(RouteRow, (kind, top_id, site_id), with_for_update=True)
+            async with self._writing(kind, top_id, session) as (own, touched):
+                touched.append((site_id, bottom_id))
+                row = await own.get(RouteRow, (kind, top_id, site_id), with_for_update=True)
                 if row is None:
                     raise _not_found(kind, top_id)
-                old_bottom = row.bottom_id
+                touched.append((site_id, row.bottom_id))
                 row.bottom_id, row.state, row.updated_at = bottom_id, BOUND, utcnow()
-                await session.flush()
+                await own.flush()
         except IntegrityError:
             raise Conflict(f"{kind} {bottom_id} of site {site_id} is already routed.") from None
-        finally:
-            self._cache.drop(kind, top_id, [(site_id, old_bottom), (site_id, bottom_id)])
+
+    async def pair(self, kind: str, top_id: str, site_id: str, bottom_id: str, *, project_id: str | None,
+                   session: AsyncSession | None = None) -> None:
+        """Route `top_id` to the site's `bottom_id` in one statement, unless
+        either is routed already (the first pairing stays)."""
+        now = utcnow()
+        statement = insert_for(self._db.dialect)(RouteRow).values(kind=kind, top_id=top_id, site_id=site_id, bottom_id=bottom_id,
+                                            project_id=project_id, state=BOUND, created_at=now, updated_at=now)
+        async with self._writing(kind, top_id, session) as (own, touched):
+            touched.append((site_id, bottom_id))
+            await own.execute(statement.on_conflict_do_nothing())
 
     async def bind_many(self, kind: str, site_id: str, copies: Iterable[tuple[str, str, str | None]], *,
                         session: AsyncSession | None = None) -> list[tuple[str, str]]:
@@ -179,7 +207,7 @@ class RouteTable:
         rows = [{"kind": kind, "top_id": top_id, "site_id": site_id, "bottom_id": bottom_id,
                  "project_id": project_id, "state": BOUND, "created_at": now, "updated_at": now}
                 for top_id, bottom_id, project_id in copies]
-        insert = postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert
+        insert = insert_for(self._db.dialect)
         recorded: list[tuple[str, str]] = []
         try:
             async with self._db.joined(session) as session:
@@ -217,8 +245,7 @@ class RouteTable:
         """Every site's copy of a resource, in site registration order."""
         query = (select(RouteRow).join(SiteRow, SiteRow.id == RouteRow.site_id)
                  .where(RouteRow.kind == kind, RouteRow.top_id == top_id).order_by(SiteRow.position))
-        async with self._db.session() as session:
-            return [_route(row) for row in await session.scalars(query)]
+        return await self._db.read(lambda connection: [_route(row) for row in connection.execute(query)])
 
     async def top_ids(self, kind: str, site_id: str, bottom_ids: Iterable[str]) -> dict[str, str]:
         """bottom id -> top id for the copies in one site; unrouted ids are absent."""
@@ -272,21 +299,22 @@ class RouteTable:
             self._cache.offer(generation, route)
         return routes
 
-    async def set_state(self, kind: str, top_id: str, state: str, *, site_id: str | None = None) -> None:
-        """Change the state of one copy, or of every copy without `site_id`."""
+    async def set_state(self, kind: str, top_id: str, state: str, *, site_id: str | None = None,
+                        session: AsyncSession | None = None) -> None:
+        """Change the state of one copy, or of every copy without `site_id`
+        (with `session`, in the caller's transaction)."""
         if state not in STATES:
             raise ValueError(f"route state must be one of {sorted(STATES)}, not {state!r}")
         statement = update(RouteRow).where(RouteRow.kind == kind, RouteRow.top_id == top_id)
         if site_id is not None:
             statement = statement.where(RouteRow.site_id == site_id)
         statement = statement.values(state=state, updated_at=utcnow()).returning(RouteRow.site_id, RouteRow.bottom_id)
-        touched: list[tuple[str, str | None]] = []
-        try:
-            async with self._db.session() as session:
-                touched = [(row.site_id, row.bottom_id) for row in await session.execute(statement)]
-        finally:
-            self._cache.drop(kind, top_id, touched + ([(site_id, None)] if site_id else []))
-        if not touched:
+        async with self._writing(kind, top_id, session) as (own, touched):
+            if site_id:
+                touched.append((site_id, None))
+            found = [(row.site_id, row.bottom_id) for row in await own.execute(statement)]
+            touched.extend(found)
+        if not found:
             raise _not_found(kind, top_id)
 
     async def forget(self, kind: str, top_id: str, *, site_id: str | None = None) -> None:
@@ -296,12 +324,10 @@ class RouteTable:
         if site_id is not None:
             statement = statement.where(RouteRow.site_id == site_id)
         statement = statement.returning(RouteRow.site_id, RouteRow.bottom_id)
-        touched: list[tuple[str, str | None]] = []
-        try:
-            async with self._db.session() as session:
-                touched = [(row.site_id, row.bottom_id) for row in await session.execute(statement)]
-        finally:
-            self._cache.drop(kind, top_id, touched + ([(site_id, None)] if site_id else []))
+        async with self._writing(kind, top_id, None) as (session, touched):
+            if site_id:
+                touched.append((site_id, None))
+            touched.extend((row.site_id, row.bottom_id) for row in await session.execute(statement))
 
     async def forget_site(self, site_id: str) -> int:
         """Delete every route into a site (its forced removal); returns how many."""

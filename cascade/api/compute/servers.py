@@ -23,11 +23,13 @@ from cascade.api.compute.common import body_of, context, reply, runtime_of
 from cascade.consistency import servers as recovery
 from cascade.consistency import site_quotas
 from cascade.context import RequestContext
+from cascade.jobs.journal import Entry
 from cascade.persistence.servers import ProjectedServer
 from cascade.quotas.engine import Reservation
 from cascade.resources.kinds import SERVER, STAMP_KEY
 from cascade.runtime import Runtime
 from cascade.scheduling import placement
+from cascade.sites.client import SiteResponse
 from cascade.sites.model import Site
 from cascade.sites.versions import at_least
 
@@ -119,19 +121,26 @@ async def _create_one(rt: Runtime, ctx: RequestContext, site: Site, spec: dict, 
                       group=None) -> web.Response:
     """One server in `site`, journaled (`consistency.servers`): the entry
     ends before the answer, so an interrupted create is undone, never
-    finished, and never posted twice."""
+    finished, and never posted twice. Three write transactions: the entry
+    with the reserved route, the site's answer recorded with the entry's
+    end (a recovery before that finds the server by its stamp), and the
+    quota reservation before them."""
     top_id = str(uuid.uuid4())
+
+    async def reserve_route(session) -> None:
+        await rt.routes.reserve(SERVER.name, site_id=site.id, project_id=ctx.project_id, top_id=top_id,
+                                session=session)
+
     async with rt.journal.entry(recovery.CREATE, {"top_id": top_id, "site_id": site.id, "project_id": ctx.project_id},
-                                max_attempts=recovery.RECOVERY_ATTEMPTS) as entry:
-        await rt.routes.reserve(SERVER.name, site_id=site.id, project_id=ctx.project_id, top_id=top_id)
+                                max_attempts=recovery.RECOVERY_ATTEMPTS, opening=reserve_route) as entry:
         bottom_spec["metadata"] = {**spec.get("metadata", {}), STAMP_KEY: top_id}
         response = await _post_create(rt, ctx, site, entry, [top_id], json={"server": bottom_spec, **hints},
                                       replacements=_top_names(bottom_spec, flavor_id, image_id))
         bottom = response.body["server"]
-        await entry.note(bottom_id=bottom["id"])
-        await _record(rt, ctx, site, top_id, bottom["id"], spec, flavor_id, image_id, reservation)
-        await patterns.remember_request(rt, ctx, site, response)
+        entry.payload["bottom_id"] = bottom["id"]
         await server_groups.join(rt, group, [top_id])
+        await _record(rt, ctx, site, top_id, bottom["id"], spec, flavor_id, image_id, reservation,
+                      answer=response, entry=entry)
     answer = await rt.translator.to_top(SERVER, site, bottom, base_url=ctx.base_url)
     location = f"{ctx.base_url}/servers/{top_id}"
     return reply({"server": answer}, status=202, headers={"Location": location})
@@ -222,14 +231,23 @@ def _password(length: int = 12) -> str:
 
 
 async def _record(rt: Runtime, ctx: RequestContext, site: Site, top_id: str, bottom_id: str, spec: dict,
-                  flavor_id: str, image_id: str | None, reservation: Reservation) -> None:
-    await rt.routes.bind(SERVER.name, top_id, site.id, bottom_id)
+                  flavor_id: str, image_id: str | None, reservation: Reservation, *,
+                  answer: SiteResponse | None = None, entry: Entry | None = None) -> None:
+    """A made server, in one transaction: its route bound, its projection
+    row, its share of the quota reservation taken, and (given) the site's
+    request id of `answer` and the journal entry's end."""
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    async with rt.quotas.settling(ctx.project_id, reservation, reservation.each) as session:
-        await rt.servers.upsert_many([ProjectedServer(
-            top_id=top_id, site_id=site.id, project_id=ctx.project_id, user_id=ctx.user_id, name=spec["name"],
-            status="BUILD", task_state="scheduling", flavor_id=flavor_id, image_id=image_id, created=now)],
-            session=session)
+    async with rt.quotas.settling(ctx.project_id, reservation, reservation.each) as held:
+        async with rt.db.joined(held) as session:
+            await rt.routes.bind(SERVER.name, top_id, site.id, bottom_id, session=session)
+            await rt.servers.upsert_many([ProjectedServer(
+                top_id=top_id, site_id=site.id, project_id=ctx.project_id, user_id=ctx.user_id, name=spec["name"],
+                status="BUILD", task_state="scheduling", flavor_id=flavor_id, image_id=image_id, created=now)],
+                session=session)
+            if answer is not None:
+                await patterns.remember_request(rt, ctx, site, answer, session=session)
+            if entry is not None:
+                await entry.end(session)
 
 
 async def _bdm_to_bottom(rt: Runtime, ctx: RequestContext, mappings: list[dict], site: Site) -> list[dict]:
@@ -311,8 +329,10 @@ async def delete(request: web.Request) -> web.Response:
                                 max_attempts=recovery.RECOVERY_ATTEMPTS) as entry:
         try:
             response = await patterns.forward_routed(rt, ctx, target, "DELETE")
-            await patterns.remember_request(rt, ctx, target.site, response)
-            await deleted(rt, target)
+            async with rt.db.session() as session:
+                await patterns.remember_request(rt, ctx, target.site, response, session=session)
+                await recovery.mark_deleted(rt, server_id, target.site.id, session=session)
+                await entry.end(session)
         except errors.SiteError:
             entry.settle()      # the site refused: nothing changed
             raise

@@ -222,3 +222,33 @@ async def _state_is(rt, job_id, state):
 
 async def _ready(value):
     return value
+
+
+async def test_stop_ends_the_worker_even_when_woken_at_that_moment(rt):
+    # A wake that lands together with stop()'s cancel once let the claim loop
+    # swallow the cancel (Python 3.11's wait_for) and claim on for ever.
+    worker = Worker(rt, settings=FAST)
+    worker.start()
+    await asyncio.sleep(0.2)      # the claim loop is now idle, waiting to be woken
+    loops = list(worker._tasks)
+    worker.wake()
+    async with asyncio.timeout(5):
+        await worker.stop()
+    assert loops and all(task.done() for task in loops)
+
+
+async def test_an_entry_ended_in_a_transaction_ends_if_and_only_if_it_commits(rt, database):  # noqa: F811
+    journal = Journal(rt.jobs, owner="api", lease_seconds=30)
+    db = database
+    async with journal.entry("test.op", {"a": 1}) as ended:
+        async with db.session() as session:
+            await ended.end(session)
+    assert (await rt.jobs.get(ended.id)).state == "succeeded"
+    with pytest.raises(RuntimeError):
+        async with journal.entry("test.op", {"a": 1}) as rolled_back:
+            async with db.session() as session:
+                await rolled_back.end(session)
+                raise RuntimeError("the last step failed after the end was written")
+    handed = await rt.jobs.get(rolled_back.id)
+    assert handed.state == "queued" and "RuntimeError" in handed.last_error    # its recovery's, as any failure
+    await journal.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import sqlite3
+import time
 import uuid
 
 import pytest
@@ -12,6 +14,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import make_url, select, text
 
+from cascade.persistence import sqlite_writers
 from cascade.persistence.db import MIGRATIONS_DIR, Database, alembic_config, async_url
 from cascade.persistence.models import Base, KeypairRow
 from tests.dbfixtures import database, module_database, scratch_url  # noqa: F401
@@ -95,3 +98,82 @@ async def test_reopening_and_concurrent_opening_are_harmless(backend: str, tmp_p
         async with again.session() as session:
             assert await session.scalar(text("SELECT count(*) FROM alembic_version")) == 1
         await again.close()
+
+
+async def test_writers_take_turns_and_every_ending_gives_the_turn_back(database: Database) -> None:
+    """Writes of many sessions at once, ending by commit, by an error and by
+    a refused insert (the key exists): each gives the next writer its turn,
+    so none waits until the busy timeout (whose lapse would fail it)."""
+    async def write(i: int) -> str:
+        try:
+            async with database.session() as session:
+                session.add(_keypair(f"k{i % 10}"))   # names repeat: the unique key refuses some
+                await session.flush()
+                await asyncio.sleep(0.001)                   # the turn is held across awaits
+                if i % 7 == 0:
+                    raise ValueError("the work failed")
+            return "made"
+        except ValueError:
+            return "failed"
+        except Exception as exc:  # noqa: BLE001
+            return "refused" if "unique" in str(exc).lower() else f"error: {exc}"
+
+    async with asyncio.timeout(10):
+        outcomes = await asyncio.gather(*(write(i) for i in range(60)))
+    assert set(outcomes) <= {"made", "failed", "refused"}, outcomes
+    assert outcomes.count("made") == 10     # each name once (each has a writer that does not fail)
+    async with asyncio.timeout(2):          # the turn is free again
+        async with database.session() as session:
+            session.add(_keypair("after"))
+
+
+async def test_a_sqlite_writer_runs_inline_once_it_holds_the_lock(database: Database) -> None:
+    if database.dialect != "sqlite":
+        pytest.skip("SQLite's writers only")
+    modes: list[bool] = []
+    original = sqlite_writers.InlineCapableConnection._execute
+
+    async def spy(self, fn, *args, **kwargs):
+        modes.append(self.inline)
+        return await original(self, fn, *args, **kwargs)
+
+    sqlite_writers.InlineCapableConnection._execute = spy
+    try:
+        async with database.session() as session:
+            session.add(_keypair("a"))
+            await session.flush()
+            session.add(_keypair("b"))
+            await session.flush()
+        written = list(modes)
+        modes.clear()
+        async with database.session() as session:
+            assert len(list(await session.scalars(select(KeypairRow.name)))) == 2
+    finally:
+        sqlite_writers.InlineCapableConnection._execute = original
+    # the cursor is made before the turn; the pool's reset, once the turn has passed, goes to the thread
+    assert written[0] is False and all(written[1:-1]) and written[-1] is False, str(written)
+    assert modes and not any(modes)                            # a reader's statements go to its thread
+
+
+async def test_another_process_holding_sqlite_lock_delays_a_writer_without_blocking_the_loop(
+        database: Database) -> None:
+    if database.dialect != "sqlite":
+        pytest.skip("SQLite's writers only")
+    other = sqlite3.connect(database.engine.url.database, timeout=15, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")          # as another process's writer would
+    try:
+        async def write():
+            async with database.session() as session:
+                session.add(_keypair("late"))
+        writer = asyncio.create_task(write())
+        began = time.monotonic()
+        await asyncio.sleep(0.3)
+        assert time.monotonic() - began < 0.6     # the loop kept turning
+        assert not writer.done()
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    async with asyncio.timeout(5):
+        await writer
+    async with database.session() as session:
+        assert list(await session.scalars(select(KeypairRow.name))) == ["late"]

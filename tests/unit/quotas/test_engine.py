@@ -230,4 +230,4 @@ async def test_registered_counters_count_and_check_other_resources(database: Dat
         await quotas.check_deltas(P, U, {"server_groups": 1})
     assert (refused.value.overs, refused.value.quotas["server_groups"]) == (["server_groups"], 2)
     assert dataclasses.asdict(await quotas.check_deltas("elsewhere", U, {"server_groups": 1})) == \
-        {"id": None, "count": 1, "each": None}
+        {"id": None, "count": 1, "each": None, "settled": False}

@@ -23,7 +23,29 @@ async def add_sites(db: Database, count: int) -> list[str]:
                              auth_url="http://k/v3", endpoints={})).site.id for n in range(count)]
 
 
-class CountingDatabase:
+class WrappedDatabase:
+    """A stand-in Database over a real one, whose `session` a test overrides."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def session(self):
+        return self.db.session()
+
+    @contextlib.asynccontextmanager
+    async def joined(self, session):
+        if session is not None:
+            yield session
+            return
+        async with self.session() as own:
+            yield own
+
+    @property
+    def dialect(self):
+        return self.db.dialect
+
+
+class CountingDatabase(WrappedDatabase):
     """A Database whose sessions and reads are counted, to see what the cache spares."""
 
     def __init__(self, db: Database) -> None:
@@ -207,7 +229,7 @@ async def test_writes_drop_what_the_cache_held(database: Database) -> None:
     assert await routes.bottom_ids("server", site, [top]) == {}
 
 
-class PausingDatabase:
+class PausingDatabase(WrappedDatabase):
     """Holds a session's or a read's end until released: a read that raced a write."""
 
     def __init__(self, db: Database) -> None:
