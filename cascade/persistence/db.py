@@ -36,6 +36,10 @@ SQLITE_BUSY_TIMEOUT = 15
 # each keeps a page cache of its own (up to 2 MB), hence not many more
 SQLITE_POOL_SIZE = 10
 SQLITE_POOL_OVERFLOW = 20
+# seconds a session known to write waits for the writer's turn (sqlite_writers)
+# before the service answers that it is too busy, as it does when no pooled
+# connection is free within SQLAlchemy's 30 s
+SQLITE_TURN_TIMEOUT = 60
 # any fixed number; it keeps processes that start together from migrating at once
 _MIGRATION_LOCK_KEY = 0x6361736361646501
 
@@ -64,7 +68,7 @@ def _sqlite_is_memory(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or "mode=memory" in str(url)
 
 
-def _create_engine(url: URL) -> AsyncEngine:
+def _create_engine(url: URL) -> tuple[AsyncEngine, sqlite_writers.WriterTurns | None]:
     if url.get_backend_name() == "sqlite":
         options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
         if _sqlite_is_memory(url):
@@ -75,10 +79,12 @@ def _create_engine(url: URL) -> AsyncEngine:
             options.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_OVERFLOW)
         engine = create_async_engine(url, **options)
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
-        if not _sqlite_is_memory(url):
-            sqlite_writers.WriterTurns(busy_timeout=SQLITE_BUSY_TIMEOUT).attach(engine)
-        return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        if _sqlite_is_memory(url):
+            return engine, None
+        turns = sqlite_writers.WriterTurns(busy_timeout=SQLITE_BUSY_TIMEOUT)
+        turns.attach(engine)
+        return engine, turns
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True), None
 
 
 def _create_reader(url: URL) -> Engine | None:
@@ -146,14 +152,16 @@ def _upgrade(connection: Connection) -> None:
 class Database:
     """An open, migrated database. Build it with `await Database.open(url)`."""
 
-    def __init__(self, engine: AsyncEngine, reader: Engine | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, reader: Engine | None = None,
+                 turns: sqlite_writers.WriterTurns | None = None) -> None:
         self.engine = engine
         self._reader = reader
+        self._turns = turns
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> "Database":
-        engine = _create_engine(async_url(url))
+        engine, turns = _create_engine(async_url(url))
         try:
             if migrate:
                 async with engine.begin() as connection:
@@ -161,7 +169,7 @@ class Database:
         except BaseException:
             await engine.dispose()
             raise
-        return cls(engine, _create_reader(async_url(url)))
+        return cls(engine, _create_reader(async_url(url)), turns)
 
     @property
     def dialect(self) -> str:
@@ -169,8 +177,19 @@ class Database:
         return self.engine.dialect.name
 
     @contextlib.asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A short unit of work: committed when the block ends, rolled back if it raises."""
+    async def session(self, *, writing: bool = False) -> AsyncIterator[AsyncSession]:
+        """A short unit of work: committed when the block ends, rolled back if
+        it raises. `writing`: it will write (on a SQLite file it takes the
+        writer's turn before its connection, see sqlite_writers)."""
+        if writing and self._turns is not None:
+            async with self._turns.turn(SQLITE_TURN_TIMEOUT), self._unit() as session:
+                yield session
+            return
+        async with self._unit() as session:
+            yield session
+
+    @contextlib.asynccontextmanager
+    async def _unit(self) -> AsyncIterator[AsyncSession]:
         async with self._sessions() as session:
             try:
                 yield session
@@ -182,12 +201,13 @@ class Database:
     @contextlib.asynccontextmanager
     async def joined(self, session: AsyncSession | None) -> AsyncIterator[AsyncSession]:
         """The caller's session when it gives one (the work joins its
-        transaction, which the caller ends), else a unit of work of its own.
-        Lets a store's write be one step of a caller's larger transaction."""
+        transaction, which the caller ends), else a writing unit of work of
+        its own. Lets a store's write be one step of a caller's larger
+        transaction."""
         if session is not None:
             yield session
             return
-        async with self.session() as own:
+        async with self.session(writing=True) as own:
             yield own
 
     async def read(self, work: Callable[[Connection], T]) -> T:

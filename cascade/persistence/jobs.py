@@ -106,7 +106,7 @@ class JobStore:
                 raise ValueError("a keyed entry is begun in its own transaction")
             row = self._row(kind, payload, key=None, state=RUNNING, owner=owner, lease_seconds=lease_seconds,
                             max_attempts=max_attempts)
-            async with self._db.session() as session:
+            async with self._db.session(writing=True) as session:
                 session.add(row)
                 await opening(session)
             return _job(row)
@@ -134,7 +134,7 @@ class JobStore:
             if existing is not None:
                 return existing
         try:
-            async with self._db.session() as session:
+            async with self._db.session(writing=True) as session:
                 session.add(row)
             return _job(row)
         except Exception as exc:  # the live-key unique index: another writer got there first
@@ -218,7 +218,7 @@ class JobStore:
         """A failed attempt: queued again after `retry_in` seconds, or, with
         None or no attempts left, ended as failed with the reason."""
         now = utcnow()
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             row = await session.get(JobRow, job_id, with_for_update=True)
             if row is None or row.state != RUNNING or row.lease_owner != owner:
                 return False
@@ -238,7 +238,7 @@ class JobStore:
         """Give a held job back to the queue without ending it (a journal
         entry whose owner could not finish: its recovery runs next)."""
         now = utcnow()
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             result = await session.execute(
                 update(JobRow).where(JobRow.id == job_id, JobRow.state == RUNNING, JobRow.lease_owner == owner)
                 .values(state=QUEUED, lease_owner=None, lease_expires_at=None, run_after=now + _seconds(delay),

@@ -148,7 +148,7 @@ class QuotaStore:
         limits = None
         if lock and not settling:
             limits = await self._db.read(lambda connection: _limit_sets(connection, project_id, user_id))
-        async with self._db.session() as session:
+        async with self._db.session(writing=lock) as session:
             view = ProjectQuotas(session, project_id, limits)
             if lock and not (settling and self._db.dialect == "sqlite"):
                 # the first write: SQLite takes its write lock (waiting its busy
@@ -189,7 +189,7 @@ class QuotaStore:
     async def release(self, reservation_id: str, *, now: datetime.datetime | None = None) -> None:
         """Delete a reservation, and with it those whose holders never ended
         them (they expired: checks count only unexpired ones)."""
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             await session.execute(delete(QuotaReservationRow).where(
                 (QuotaReservationRow.id == reservation_id) | (QuotaReservationRow.expires_at <= (now or utcnow()))))
 

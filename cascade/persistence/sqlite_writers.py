@@ -25,12 +25,14 @@ else, and the rest runs inline after it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable
 
 import aiosqlite
 from sqlalchemy import Connection, event
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import await_only
 
@@ -66,6 +68,31 @@ class WriterTurns:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
         self._holder: dict | None = None     # the pooled connection's record_info, which outlives reconnects
+        self._turn_task: asyncio.Task | None = None  # the task holding a turn taken by `turn`
+
+    @contextlib.asynccontextmanager
+    async def turn(self, timeout: float) -> AsyncIterator[None]:
+        """This task's turn to write, held for the block: the first write of
+        the block's connection takes SQLite's lock without queueing again.
+        Not given within `timeout`: SQLAlchemy's TimeoutError, as for a
+        pooled connection not given in time (the service is busy)."""
+        self._bind(asyncio.get_running_loop())
+        try:
+            await _acquire(self._lock, timeout)
+        except TimeoutError:
+            raise PoolTimeout(f"no writer turn within {timeout:.0f} s") from None
+        self._turn_task = asyncio.current_task()
+        try:
+            yield
+        finally:
+            self._turn_task = None
+            self._holder = None
+            self._lock.release()
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._loop is not loop:
+            # a lock serves one event loop (a tool may run several, one after another)
+            self._loop, self._lock, self._holder, self._turn_task = loop, asyncio.Lock(), None, None
 
     def attach(self, engine: AsyncEngine) -> None:
         event.listen(engine.sync_engine, "before_cursor_execute", self._before_execute)
@@ -77,13 +104,12 @@ class WriterTurns:
         info = connection.connection.record_info
         if info is None or info is self._holder or not statement.lstrip()[:7].upper().startswith(_WRITES):
             return
-        if self._loop is not (loop := asyncio.get_running_loop()):
-            # a lock serves one event loop (a tool may run several, one after another)
-            self._loop, self._lock, self._holder = loop, asyncio.Lock(), None
-        try:
-            await_only(_acquire(self._lock, self._busy_timeout))
-        except TimeoutError:
-            raise OperationalError(statement, None, Exception("database is locked (no writer turn)")) from None
+        self._bind(asyncio.get_running_loop())
+        if not (self._holder is None and self._turn_task is not None and self._turn_task is asyncio.current_task()):
+            try:
+                await_only(_acquire(self._lock, self._busy_timeout))
+            except TimeoutError:
+                raise OperationalError(statement, None, Exception("database is locked (no writer turn)")) from None
         self._holder = info
         driver = _driver(connection.connection.dbapi_connection)
         if isinstance(driver, InlineCapableConnection):
@@ -99,7 +125,8 @@ class WriterTurns:
             if dbapi_connection is not None:
                 _driver(dbapi_connection).inline = False
             self._holder = None
-            self._lock.release()
+            if self._turn_task is None:
+                self._lock.release()     # else `turn` gives it back at its block's end
 
 
 async def _acquire(lock: asyncio.Lock, timeout: float) -> None:

@@ -329,7 +329,7 @@ async def delete(request: web.Request) -> web.Response:
                                 max_attempts=recovery.RECOVERY_ATTEMPTS) as entry:
         try:
             response = await patterns.forward_routed(rt, ctx, target, "DELETE")
-            async with rt.db.session() as session:
+            async with rt.db.session(writing=True) as session:
                 await patterns.remember_request(rt, ctx, target.site, response, session=session)
                 await recovery.mark_deleted(rt, server_id, target.site.id, session=session)
                 await entry.end(session)

@@ -127,6 +127,44 @@ async def test_writers_take_turns_and_every_ending_gives_the_turn_back(database:
             session.add(_keypair("after"))
 
 
+async def test_writing_sessions_wait_for_their_turn_without_holding_a_pooled_connection(
+        database: Database) -> None:
+    """Many more sessions waiting to write than the pool has connections:
+    a reader still gets one at once, and every writer gets its turn."""
+    from cascade.persistence import db as db_module
+    if database.dialect != "sqlite":
+        pytest.skip("SQLite's writers only")
+    waiting = db_module.SQLITE_POOL_SIZE + db_module.SQLITE_POOL_OVERFLOW + 10
+    holding, go_on = asyncio.Event(), asyncio.Event()
+
+    async def hold_the_turn() -> None:
+        async with database.session(writing=True) as session:
+            session.add(_keypair("first"))
+            await session.flush()
+            holding.set()
+            await go_on.wait()
+
+    async def write(i: int) -> None:
+        async with database.session(writing=True) as session:
+            session.add(_keypair(f"w{i}"))
+
+    holder = asyncio.create_task(hold_the_turn())
+    await holding.wait()
+    writers = [asyncio.create_task(write(i)) for i in range(waiting)]
+    await asyncio.sleep(0.2)
+    try:
+        assert not any(w.done() for w in writers)
+        async with asyncio.timeout(5):        # a waiting writer holding a connection each would take the pool
+            async with database.session() as session:
+                assert list(await session.scalars(select(KeypairRow.name))) == []
+    finally:
+        go_on.set()
+    async with asyncio.timeout(10):
+        await asyncio.gather(holder, *writers)
+    async with database.session() as session:
+        assert len(list(await session.scalars(select(KeypairRow.name)))) == waiting + 1
+
+
 async def test_a_sqlite_writer_runs_inline_once_it_holds_the_lock(database: Database) -> None:
     if database.dialect != "sqlite":
         pytest.skip("SQLite's writers only")

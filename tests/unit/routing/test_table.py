@@ -29,8 +29,8 @@ class WrappedDatabase:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def session(self):
-        return self.db.session()
+    def session(self, **options):
+        return self.db.session(**options)
 
     @contextlib.asynccontextmanager
     async def joined(self, session):
