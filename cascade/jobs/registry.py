@@ -5,8 +5,11 @@ work, and which jobs recur.
     async def poll_changes(rt, job) -> dict | None: ...
 
     periodic("sync.changes", every=lambda settings: settings.sync.changes_period, per_site=True)
+    lane("sync", {"sync.changes", "sync.sweep"}, concurrency=lambda settings: settings.sync.concurrency)
 
-A handler gets the runtime and the `Job`; what it returns is kept as the
+A lane gives its kinds slots of their own in every worker, beside the
+`[jobs] concurrency` slots the other kinds share: a crowd of other jobs
+(the stamps of an adoption) never delays them. A handler gets the runtime and the `Job`; what it returns is kept as the
 job's result. It raises `Retry` to be run again later (counted as an
 attempt), `Permanent` to fail at once, anything else to be retried with
 backoff. A handler must be idempotent: after a crash it may run again.
@@ -57,8 +60,16 @@ class Periodic:
         return f"{self.kind}:{site_id}" if self.per_site else self.kind
 
 
+@dataclasses.dataclass(frozen=True)
+class Lane:
+    name: str
+    kinds: frozenset[str]
+    concurrency: Callable[["Settings"], int]
+
+
 _handlers: dict[str, Handler] = {}
 _periodic: dict[str, Periodic] = {}
+_lanes: dict[str, Lane] = {}
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
@@ -70,6 +81,10 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
 
 def periodic(kind: str, *, every: Callable[["Settings"], float], per_site: bool = False) -> None:
     _periodic[kind] = Periodic(kind, every, per_site)
+
+
+def lane(name: str, kinds: set[str], *, concurrency: Callable[["Settings"], int]) -> None:
+    _lanes[name] = Lane(name, frozenset(kinds), concurrency)
 
 
 def load() -> None:
@@ -90,6 +105,11 @@ def kinds() -> list[str]:
 def periodic_jobs() -> list[Periodic]:
     load()
     return list(_periodic.values())
+
+
+def lanes() -> list[Lane]:
+    load()
+    return list(_lanes.values())
 
 
 def describe() -> dict[str, Any]:

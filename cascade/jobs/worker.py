@@ -1,5 +1,6 @@
 """A worker: leases due jobs, runs their handlers (up to `concurrency` at
-once), keeps their leases alive, and ends them as the handler says.
+once, and each lane's kinds in slots of their own, see registry), keeps
+their leases alive, and ends them as the handler says.
 
 Between claims it keeps the engine tidy: it reloads the site registry (sites
 added by another process), ends the leases of dead processes of this host,
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
@@ -38,6 +40,19 @@ def backoff(settings: JobsSection, attempts: int) -> float:
     return delay * random.uniform(0.8, 1.2)
 
 
+@dataclasses.dataclass
+class _Slots:
+    """The jobs one lane of a worker may run at once, and those it runs."""
+    concurrency: int
+    kinds: frozenset[str] | None = None           # None: every kind but `except_kinds`
+    except_kinds: frozenset[str] = frozenset()
+    running: set[str] = dataclasses.field(default_factory=set)
+
+    @property
+    def free(self) -> int:
+        return self.concurrency - len(self.running)
+
+
 class Worker:
     def __init__(self, rt: "Runtime", *, store: JobStore | None = None, settings: JobsSection | None = None,
                  owner: str | None = None, concurrency: int | None = None) -> None:
@@ -47,6 +62,9 @@ class Worker:
         self.owner = owner or owners.this_process()
         self.concurrency = concurrency or self.settings.concurrency
         self._running: dict[str, asyncio.Task] = {}
+        lanes = registry.lanes()
+        self._slots = [_Slots(self.concurrency, except_kinds=frozenset().union(*(lane.kinds for lane in lanes)))]
+        self._slots += [_Slots(lane.concurrency(rt.settings), kinds=lane.kinds) for lane in lanes]
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._last_maintenance = 0.0
@@ -132,17 +150,23 @@ class Worker:
                     await self.maintain()
                 if self._stopping:
                     return
-                free = self.concurrency - len(self._running)
-                jobs = await self._uncut(self.store.claim(self.owner, lease_seconds=self.settings.lease_seconds,
-                                                          limit=free)) if free > 0 else []
-                for job in jobs:
-                    self._running[job.id] = asyncio.create_task(self._run(job), name=f"job-{job.kind}")
+                jobs = []
+                for slots in self._slots:
+                    if slots.free <= 0:
+                        continue
+                    claimed = await self._uncut(self.store.claim(
+                        self.owner, lease_seconds=self.settings.lease_seconds, limit=slots.free,
+                        kinds=slots.kinds, except_kinds=slots.except_kinds))
+                    for job in claimed:
+                        slots.running.add(job.id)
+                        self._running[job.id] = asyncio.create_task(self._run(job, slots), name=f"job-{job.kind}")
+                    jobs += claimed
             except asyncio.CancelledError:
                 raise
             except Exception:
                 LOG.exception("job worker: claiming failed; trying again")
                 jobs = []
-            if not jobs or len(self._running) >= self.concurrency:
+            if not jobs or all(slots.free <= 0 for slots in self._slots):
                 self._wake.clear()
                 # not asyncio.wait_for: on Python 3.11 it returns normally when
                 # cancelled just as the wake lands, and the loop would never stop
@@ -178,11 +202,13 @@ class Worker:
                     LOG.warning("job %s: lease lost (cancelled, taken over or not renewed); stopping it", job_id)
                     task.cancel()
 
-    async def _run(self, job: Job) -> None:
+    async def _run(self, job: Job, slots: _Slots | None = None) -> None:
         try:
             await self._run_handler(job)
         finally:
             self._running.pop(job.id, None)
+            if slots is not None:
+                slots.running.discard(job.id)
             self._wake.set()
 
     async def _run_handler(self, job: Job) -> None:

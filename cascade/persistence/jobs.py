@@ -151,12 +151,15 @@ class JobStore:
             return _job(row) if row is not None else None
 
     async def claim(self, owner: str, *, lease_seconds: float, limit: int = 1,
-                    kinds: Sequence[str] | None = None) -> list[Job]:
-        """Lease up to `limit` due jobs (oldest due first) to `owner`; each claim counts an attempt."""
+                    kinds: Iterable[str] | None = None, except_kinds: Iterable[str] = ()) -> list[Job]:
+        """Lease up to `limit` due jobs (oldest due first; of `kinds` only,
+        none of `except_kinds`) to `owner`; each claim counts an attempt."""
         now = utcnow()
         query = select(JobRow.id).where(_due(now)).order_by(JobRow.run_after).limit(limit)
         if kinds is not None:
             query = query.where(JobRow.kind.in_(list(kinds)))
+        if except_kinds := list(except_kinds):
+            query = query.where(JobRow.kind.not_in(except_kinds))
         async with self._db.session() as session:
             ids = list(await session.scalars(query.with_for_update(skip_locked=True)))
             if not ids:

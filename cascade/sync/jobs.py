@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from cascade import errors
 from cascade.adoption import site_servers
-from cascade.jobs.registry import Permanent, Retry, handler, periodic
+from cascade.jobs.registry import Permanent, Retry, handler, lane, periodic
 from cascade.persistence.jobs import Job
 from cascade.persistence.models import utcnow
 from cascade.persistence.servers import parse_timestamp
@@ -61,6 +61,8 @@ def changes_every(settings) -> float:
 
 periodic(CHANGES, every=changes_every, per_site=True)
 periodic(SWEEP, every=lambda settings: settings.sync.sweep_period, per_site=True)
+# a poll late behind an adoption's thousands of stamp jobs is a sync period missed
+lane("sync", {CHANGES, SWEEP}, concurrency=lambda settings: settings.sync.concurrency)
 
 
 def site_time(moment: dt.datetime) -> str:

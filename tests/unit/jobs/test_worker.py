@@ -53,15 +53,14 @@ def rt(database):  # noqa: F811
 def handlers(monkeypatch):
     """Only the kinds a test declares: the project's own (status sync's
     periodic jobs per site, ...) are set aside meanwhile."""
-    saved_handlers, saved_periodic = dict(registry._handlers), dict(registry._periodic)
+    saved = [(table, dict(table)) for table in (registry._handlers, registry._periodic, registry._lanes)]
     monkeypatch.setattr(registry, "HANDLER_MODULES", [])
-    registry._handlers.clear()
-    registry._periodic.clear()
+    for table, _ in saved:
+        table.clear()
     yield
-    registry._handlers.clear()
-    registry._handlers.update(saved_handlers)
-    registry._periodic.clear()
-    registry._periodic.update(saved_periodic)
+    for table, entries in saved:
+        table.clear()
+        table.update(entries)
 
 
 async def wait_for(predicate, timeout=10.0):
@@ -100,6 +99,40 @@ async def test_failures_back_off_then_fail_with_the_reason(rt):
     failed = await rt.jobs.get(job.id)
     assert failed.attempts == 3 and "site said no" in failed.last_error
     assert len(rt.runs) == 3
+
+
+async def test_a_lane_runs_its_kinds_beside_a_crowd_of_other_jobs(rt):
+    """Every ordinary slot taken by a job that waits: a job of a lane still
+    runs, in its lane's own slots, and the lane never takes ordinary jobs."""
+    release = asyncio.Event()
+
+    @registry.handler("test.crowd")
+    async def crowd(rt, job):
+        rt.runs.append("crowd")
+        await release.wait()
+
+    @registry.handler("test.poll")
+    async def poll(rt, job):
+        rt.runs.append("poll")
+
+    registry.lane("test", {"test.poll"}, concurrency=lambda settings: 1)
+    crowd_jobs = [await rt.jobs.enqueue("test.crowd") for _ in range(6)]
+    worker = Worker(rt, settings=FAST, concurrency=2)
+    worker.start()
+    try:
+        await wait_for(lambda: _async(rt.runs.count("crowd") == 2))
+        polled = await rt.jobs.enqueue("test.poll")
+        worker.wake()
+        await wait_for(lambda: _state_is(rt, polled.id, "succeeded"))
+        assert rt.runs.count("crowd") == 2          # the lane's slot took no ordinary job
+    finally:
+        release.set()
+        await worker.stop()
+    assert len(crowd_jobs) == 6
+
+
+async def _async(value):
+    return value
 
 
 def test_backoff_doubles_up_to_its_cap():
