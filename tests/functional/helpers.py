@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 import uuid
 
+import openstack.exceptions
+
 STAMP = "cascade_top_id"
 
 
@@ -37,7 +39,11 @@ def boot(demo, conn, *, zone: str | None = None, name: str | None = None, wait: 
         image_id=image_id(conn, demo.image), networks="none", **extra)
     demo.made(conn, server.id)
     if wait:
-        server = conn.compute.wait_for_server(server, status="ACTIVE", wait=120, interval=0.5)
+        try:
+            server = conn.compute.wait_for_server(server, status="ACTIVE", wait=120, interval=0.5)
+        except openstack.exceptions.ResourceFailure:
+            fault = conn.compute.get_server(server.id).fault
+            raise AssertionError(f"server {server.id} went to ERROR, its fault: {fault}") from None
     return server
 
 
