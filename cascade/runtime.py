@@ -80,6 +80,7 @@ class Runtime:
     journal: Journal
     health: HealthMonitor | None = None
     worker: Worker | None = None
+    list_turns: asyncio.Semaphore | None = None   # server lists built at once ([compute] list_concurrency)
 
     @classmethod
     async def start(cls, settings: Settings, *, background: bool = True, worker: bool | None = None) -> "Runtime":
@@ -110,6 +111,7 @@ class Runtime:
             jobs=(jobs := JobStore(db, max_attempts=settings.jobs.max_attempts)),
             journal=Journal(jobs, owner=owner.this_process(), lease_seconds=settings.jobs.lease_seconds),
         )
+        runtime.list_turns = asyncio.Semaphore(settings.compute.list_concurrency)
         runtime.quotas.register_counter("server_groups", runtime.server_groups.counter)
         # nested ids with no route yet (an image or flavor first seen in a
         # site) are resolved by the top-owned kinds' own adoption code

@@ -10,7 +10,7 @@ work, and which jobs recur.
 A lane gives its kinds slots of their own in every worker, beside the
 `[jobs] concurrency` slots the other kinds share: a crowd of other jobs
 (the stamps of an adoption) never delays them. A handler gets the runtime and the `Job`; what it returns is kept as the
-job's result. It raises `Retry` to be run again later (counted as an
+job's result (or a `Finish`, whose last step ends with the job). It raises `Retry` to be run again later (counted as an
 attempt), `Permanent` to fail at once, anything else to be retried with
 backoff. A handler must be idempotent: after a crash it may run again.
 """
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from cascade.persistence.jobs import Job
     from cascade.runtime import Runtime
 
-Handler = Callable[["Runtime", "Job"], Awaitable[dict | None]]
+Handler = Callable[["Runtime", "Job"], Awaitable["dict | Finish | None"]]
 
 # modules whose import registers handlers; listed here so that every worker,
 # in any process, knows every kind
@@ -48,6 +48,16 @@ class Retry(Exception):
 
 class Permanent(Exception):
     """The job cannot succeed; it fails at once with this reason."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Finish:
+    """What a handler returns when its last write belongs with the job's
+    end: `step(session)` is written in the transaction that ends the job
+    (one transaction where there would be two, for a job that runs every
+    few seconds per site)."""
+    result: dict | None
+    step: Callable[[Any], Awaitable[Any]]
 
 
 @dataclasses.dataclass(frozen=True)

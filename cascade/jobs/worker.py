@@ -243,7 +243,10 @@ class Worker:
             if spec is not None and job.key:
                 # fixed rate: runs begin `every` seconds apart, however long each takes
                 again_in = max(0.0, spec.every(self.rt.settings) - (time.monotonic() - began))
-            await self._uncut(self.store.succeed(job.id, self.owner, result, again_in=again_in))
+            step = None
+            if isinstance(result, registry.Finish):
+                result, step = result.result, result.step
+            await self._uncut(self.store.succeed(job.id, self.owner, result, again_in=again_in, step=step))
 
     async def _fail(self, job: Job, error: str, *, retry_in: float | None = None) -> None:
         await self._uncut(self.store.fail(job.id, self.owner, error, retry_in=retry_in))

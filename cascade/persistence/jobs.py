@@ -197,11 +197,13 @@ class JobStore:
             return result.rowcount > 0
 
     async def succeed(self, job_id: str, owner: str, result: dict | None = None, *,
-                      again_in: float | None = None, session: AsyncSession | None = None) -> bool:
+                      again_in: float | None = None, session: AsyncSession | None = None,
+                      step: Callable[[AsyncSession], Awaitable[Any]] | None = None) -> bool:
         """End a job `owner` holds. With `again_in`, a periodic job: the next
         run (same kind, key and payload) is queued in the same transaction.
         With `session`, in the caller's transaction (a journal entry ending
-        with its operation's last step)."""
+        with its operation's last step); with `step`, that last step is
+        written here, if the job is still `owner`'s."""
         now = utcnow()
         async with self._db.joined(session) as session:
             ended = await session.execute(
@@ -210,6 +212,8 @@ class JobStore:
                         finished_at=now, updated_at=now))
             if ended.rowcount == 0:
                 return False
+            if step is not None:
+                await step(session)
             if again_in is not None:
                 row = await session.get(JobRow, job_id)
                 session.add(JobRow(id=str(uuid.uuid4()), kind=row.kind, key=row.key, payload=row.payload,

@@ -25,6 +25,7 @@ else, and the rest runs inline after it.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import sqlite3
 from typing import Any, AsyncIterator, Callable
@@ -60,13 +61,29 @@ def connect(database: str, **kwargs: Any) -> InlineCapableConnection:
     return connection
 
 
+class HandOffLock(asyncio.Lock):
+    """An asyncio.Lock whose release runs the next holder's task before the
+    callbacks already waiting in the loop's ready queue (asyncio's own loop;
+    any other loop keeps the plain order)."""
+
+    def _wake_up_first(self) -> None:
+        ready = getattr(self._get_loop(), "_ready", None)
+        if not isinstance(ready, collections.deque):
+            super()._wake_up_first()
+            return
+        queued = len(ready)
+        super()._wake_up_first()
+        if len(ready) == queued + 1:
+            ready.appendleft(ready.pop())
+
+
 class WriterTurns:
     """Attached to an engine over a SQLite file (see the module's text)."""
 
     def __init__(self, *, busy_timeout: float) -> None:
         self._busy_timeout = busy_timeout
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock = asyncio.Lock()
+        self._lock = HandOffLock()
         self._holder: dict | None = None     # the pooled connection's record_info, which outlives reconnects
         self._turn_task: asyncio.Task | None = None  # the task holding a turn taken by `turn`
 
@@ -92,13 +109,20 @@ class WriterTurns:
     def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._loop is not loop:
             # a lock serves one event loop (a tool may run several, one after another)
-            self._loop, self._lock, self._holder, self._turn_task = loop, asyncio.Lock(), None, None
+            self._loop, self._lock, self._holder, self._turn_task = loop, HandOffLock(), None, None
 
     def attach(self, engine: AsyncEngine) -> None:
         event.listen(engine.sync_engine, "before_cursor_execute", self._before_execute)
         event.listen(engine.sync_engine, "after_cursor_execute", self._after_execute)
+        event.listen(engine.sync_engine.pool, "checkout", self._checked_out)
         event.listen(engine.sync_engine.pool, "reset", self._ended)
-        event.listen(engine.sync_engine.pool, "checkin", self._ended)
+        event.listen(engine.sync_engine.pool, "checkin", self._checked_in)
+
+    def _checked_out(self, dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if self._turn_task is not None and self._turn_task is asyncio.current_task():
+            driver = _driver(dbapi_connection)
+            if isinstance(driver, InlineCapableConnection):
+                driver.inline = True
 
     def _before_execute(self, connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
         info = connection.connection.record_info
@@ -121,12 +145,21 @@ class WriterTurns:
             _driver(connection.connection.dbapi_connection).inline = True
 
     def _ended(self, dbapi_connection: Any, record: Any, *_args: Any) -> None:
+        """The holder's transaction ended (the pool resets or takes back its
+        connection): a turn taken at its first write passes on at once,
+        and the reset then runs on the connection's thread; a turn taken by
+        `turn` passes at the block's end, the reset still inline."""
         if record is not None and self._holder is not None and record.record_info is self._holder:
-            if dbapi_connection is not None:
-                _driver(dbapi_connection).inline = False
             self._holder = None
             if self._turn_task is None:
-                self._lock.release()     # else `turn` gives it back at its block's end
+                if dbapi_connection is not None:
+                    _driver(dbapi_connection).inline = False
+                self._lock.release()
+
+    def _checked_in(self, dbapi_connection: Any, record: Any) -> None:
+        self._ended(dbapi_connection, record)
+        if dbapi_connection is not None and isinstance(driver := _driver(dbapi_connection), InlineCapableConnection):
+            driver.inline = False
 
 
 async def _acquire(lock: asyncio.Lock, timeout: float) -> None:

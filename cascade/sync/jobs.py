@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from cascade import errors
 from cascade.adoption import site_servers
-from cascade.jobs.registry import Permanent, Retry, handler, lane, periodic
+from cascade.jobs.registry import Finish, Permanent, Retry, handler, lane, periodic
 from cascade.persistence.jobs import Job
 from cascade.persistence.models import utcnow
 from cascade.persistence.servers import parse_timestamp
@@ -92,7 +92,7 @@ async def _site(rt: "Runtime", job: Job, period: float) -> Site:
 
 
 @handler(CHANGES)
-async def poll_changes(rt: "Runtime", job: Job) -> dict[str, Any]:
+async def poll_changes(rt: "Runtime", job: Job) -> dict[str, Any] | Finish:
     period = rt.settings.sync.changes_period
     site = await _site(rt, job, period)
     store = SiteSyncStore(rt.db)
@@ -124,8 +124,9 @@ async def poll_changes(rt: "Runtime", job: Job) -> dict[str, Any]:
     for seen in (applier.latest, asked_at):
         if seen is not None and seen > watermark:
             watermark = seen
-    await store.polled(site.id, changes_since=site_time(watermark))
-    return {"site": site.name, "since": since, **tally.result()}
+    # the watermark moves with the poll's end: one transaction for both
+    return Finish({"site": site.name, "since": since, **tally.result()},
+                  lambda session: store.polled(site.id, changes_since=site_time(watermark), session=session))
 
 
 @handler(SWEEP)

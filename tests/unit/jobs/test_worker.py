@@ -14,6 +14,7 @@ from cascade.jobs import owner, registry
 from cascade.jobs.journal import Journal
 from cascade.jobs.worker import Worker, backoff
 from cascade.persistence.jobs import JobStore
+from cascade.persistence.models import JobRow
 from tests.dbfixtures import database, module_database  # noqa: F401
 
 FAST = JobsSection(poll_interval=0.05, lease_seconds=5.0, backoff_base=0.01, backoff_max=0.05, max_attempts=3)
@@ -99,6 +100,21 @@ async def test_failures_back_off_then_fail_with_the_reason(rt):
     failed = await rt.jobs.get(job.id)
     assert failed.attempts == 3 and "site said no" in failed.last_error
     assert len(rt.runs) == 3
+
+
+async def test_a_finish_step_is_written_with_the_jobs_end(rt):
+    @registry.handler("test.finish")
+    async def finish(rt, job):
+        async def step(session):
+            # the job's end is already in this transaction, uncommitted
+            rt.runs.append((await session.get(JobRow, job.id)).state)
+        return registry.Finish({"done": True}, step)
+
+    job = await rt.jobs.enqueue("test.finish")
+    assert await Worker(rt, settings=FAST).run_once() == 1
+    ended = await rt.jobs.get(job.id)
+    assert ended.state == "succeeded" and ended.result == {"done": True}
+    assert rt.runs == ["succeeded"]
 
 
 async def test_a_lane_runs_its_kinds_beside_a_crowd_of_other_jobs(rt):

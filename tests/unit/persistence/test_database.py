@@ -193,6 +193,51 @@ async def test_a_sqlite_writer_runs_inline_once_it_holds_the_lock(database: Data
     assert modes and not any(modes)                            # a reader's statements go to its thread
 
 
+async def test_a_writing_session_runs_inline_from_its_checkout_to_its_commit(database: Database) -> None:
+    if database.dialect != "sqlite":
+        pytest.skip("SQLite's writers only")
+    modes: list[bool] = []
+    original = sqlite_writers.InlineCapableConnection._execute
+
+    async def spy(self, fn, *args, **kwargs):
+        modes.append(self.inline)
+        return await original(self, fn, *args, **kwargs)
+
+    sqlite_writers.InlineCapableConnection._execute = spy
+    try:
+        async with database.session(writing=True) as session:
+            await session.scalars(select(KeypairRow.name))
+            session.add(_keypair("a"))
+            await session.flush()
+        written = list(modes)
+        modes.clear()
+        async with database.session() as session:
+            assert list(await session.scalars(select(KeypairRow.name))) == ["a"]
+    finally:
+        sqlite_writers.InlineCapableConnection._execute = original
+    assert written and all(written), str(written)      # no hand-off to the connection's thread
+    assert modes and not any(modes)                    # a reader's statements go to its thread
+
+
+async def test_the_writer_turn_passes_ahead_of_callbacks_already_ready() -> None:
+    lock = sqlite_writers.HandOffLock()
+    order: list[str] = []
+    await lock.acquire()
+
+    async def next_writer():
+        async with lock:
+            order.append("writer")
+
+    writer = asyncio.create_task(next_writer())
+    await asyncio.sleep(0)                  # it waits for the lock
+    loop = asyncio.get_running_loop()
+    for i in range(3):
+        loop.call_soon(order.append, f"ready {i}")
+    lock.release()
+    await writer
+    assert order[0] == "writer", order
+
+
 async def test_another_process_holding_sqlite_lock_delays_a_writer_without_blocking_the_loop(
         database: Database) -> None:
     if database.dialect != "sqlite":
