@@ -13,6 +13,7 @@ execute, fetch, commit) takes about a millisecond.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import pathlib
 import time
 from typing import Any, AsyncIterator, Callable, TypeVar
@@ -31,9 +32,10 @@ MIGRATIONS_DIR = pathlib.Path(__file__).resolve().parent / "migrations"
 
 # seconds a SQLite writer waits for another writer before giving up
 SQLITE_BUSY_TIMEOUT = 15
-# a session holds its pooled connection while it waits for the writer's turn
-# (sqlite_writers), so under load more are in use than SQLAlchemy's 5 + 10;
-# each keeps a page cache of its own (up to 2 MB), hence not many more
+# the readers' pool, and writers that did not say so (sqlite_writers): a
+# session holds its connection while it waits for a turn at its first write,
+# so under load more are in use than SQLAlchemy's 5 + 10; each keeps a page
+# cache of its own (up to 2 MB), hence not many more
 SQLITE_POOL_SIZE = 10
 SQLITE_POOL_OVERFLOW = 20
 # seconds a session known to write waits for the writer's turn (sqlite_writers)
@@ -68,23 +70,37 @@ def _sqlite_is_memory(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or "mode=memory" in str(url)
 
 
-def _create_engine(url: URL) -> tuple[AsyncEngine, sqlite_writers.WriterTurns | None]:
-    if url.get_backend_name() == "sqlite":
-        options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
-        if _sqlite_is_memory(url):
-            # one shared connection, or every connection would see its own empty database
-            options["poolclass"] = StaticPool
-        else:
-            options["connect_args"]["async_creator_fn"] = sqlite_writers.connect
-            options.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_OVERFLOW)
-        engine = create_async_engine(url, **options)
+@dataclasses.dataclass
+class _Writers:
+    """On a SQLite file: the turns of this process's writers, and the engine
+    of the sessions known to write. Only a turn's holder uses that engine,
+    so its connection is always free: a holder waiting for a pooled
+    connection (the readers' pool empty under load) held every writer up."""
+    turns: sqlite_writers.WriterTurns
+    engine: AsyncEngine
+
+
+def _sqlite_file_engine(url: URL, **pool: int) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT,
+                                                    "async_creator_fn": sqlite_writers.connect}, **pool)
+    event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+    return engine
+
+
+def _create_engine(url: URL) -> tuple[AsyncEngine, _Writers | None]:
+    if url.get_backend_name() != "sqlite":
+        return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True), None
+    if _sqlite_is_memory(url):
+        # one shared connection, or every connection would see its own empty database
+        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT}, poolclass=StaticPool)
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
-        if _sqlite_is_memory(url):
-            return engine, None
-        turns = sqlite_writers.WriterTurns(busy_timeout=SQLITE_BUSY_TIMEOUT)
-        turns.attach(engine)
-        return engine, turns
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True), None
+        return engine, None
+    engine = _sqlite_file_engine(url, pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_OVERFLOW)
+    writers = _Writers(sqlite_writers.WriterTurns(busy_timeout=SQLITE_BUSY_TIMEOUT),
+                       _sqlite_file_engine(url, pool_size=1, max_overflow=1))
+    writers.turns.attach(engine)
+    writers.turns.attach(writers.engine)
+    return engine, writers
 
 
 def _create_reader(url: URL) -> Engine | None:
@@ -152,24 +168,26 @@ def _upgrade(connection: Connection) -> None:
 class Database:
     """An open, migrated database. Build it with `await Database.open(url)`."""
 
-    def __init__(self, engine: AsyncEngine, reader: Engine | None = None,
-                 turns: sqlite_writers.WriterTurns | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, reader: Engine | None = None, writers: _Writers | None = None) -> None:
         self.engine = engine
         self._reader = reader
-        self._turns = turns
+        self._writers = writers
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._writing_sessions = async_sessionmaker(writers.engine, expire_on_commit=False) if writers else None
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> "Database":
-        engine, turns = _create_engine(async_url(url))
+        engine, writers = _create_engine(async_url(url))
         try:
             if migrate:
                 async with engine.begin() as connection:
                     await connection.run_sync(_upgrade)
         except BaseException:
             await engine.dispose()
+            if writers is not None:
+                await writers.engine.dispose()
             raise
-        return cls(engine, _create_reader(async_url(url)), turns)
+        return cls(engine, _create_reader(async_url(url)), writers)
 
     @property
     def dialect(self) -> str:
@@ -181,16 +199,17 @@ class Database:
         """A short unit of work: committed when the block ends, rolled back if
         it raises. `writing`: it will write (on a SQLite file it takes the
         writer's turn before its connection, see sqlite_writers)."""
-        if writing and self._turns is not None:
-            async with self._turns.turn(SQLITE_TURN_TIMEOUT), self._unit() as session:
+        if writing and self._writers is not None:
+            async with self._writers.turns.turn(SQLITE_TURN_TIMEOUT), self._unit(self._writing_sessions) as session:
                 yield session
             return
-        async with self._unit() as session:
+        async with self._unit(self._sessions) as session:
             yield session
 
+    @staticmethod
     @contextlib.asynccontextmanager
-    async def _unit(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session:
+    async def _unit(sessions: async_sessionmaker) -> AsyncIterator[AsyncSession]:
+        async with sessions() as session:
             try:
                 yield session
             except BaseException:
@@ -228,5 +247,7 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._writers is not None:
+            await self._writers.engine.dispose()
         if self._reader is not None:
             self._reader.dispose()

@@ -17,7 +17,7 @@ import time
 import uuid
 from typing import AsyncIterator, Callable, Generic, Hashable, Iterable, TypeVar
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import Connection, case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -47,6 +47,24 @@ def _route(row) -> Route:
     """A route from a RouteRow, or from a plain row of its columns."""
     return Route(kind=row.kind, top_id=row.top_id, site_id=row.site_id, bottom_id=row.bottom_id,
                  project_id=row.project_id, state=row.state)
+
+
+_ROUTE_COLUMNS = ("kind", "top_id", "site_id", "bottom_id", "project_id", "state")
+
+
+def _bound_routes(connection: Connection, kind: str, site_id: str, column: InstrumentedAttribute, ids: list[str]):
+    """The bound routes of one site with `column` among `ids`. On SQLite
+    the statement goes straight to the driver: a fan-out page translates
+    each site's rows with one such read, and SQLAlchemy's building of the
+    statement took four times SQLite's own time (70 ms of a page over 100
+    sites, against 18)."""
+    if connection.dialect.name == "sqlite":
+        marks = ", ".join("?" * len(ids))
+        return connection.exec_driver_sql(
+            f"SELECT {', '.join(_ROUTE_COLUMNS)} FROM {RouteRow.__tablename__} WHERE kind = ? AND site_id = ? "
+            f"AND bottom_id IS NOT NULL AND {column.key} IN ({marks})", (kind, site_id, *ids))
+    return connection.execute(select(RouteRow).where(
+        RouteRow.kind == kind, RouteRow.site_id == site_id, RouteRow.bottom_id.is_not(None), column.in_(ids)))
 
 
 def _not_found(kind: str, top_id: str) -> NotFound:
@@ -288,10 +306,8 @@ class RouteTable:
         def load(connection) -> list[Route]:
             found = []
             for start in range(0, len(ids), CHUNK):
-                rows = connection.execute(select(RouteRow).where(
-                    RouteRow.kind == kind, RouteRow.site_id == site_id, RouteRow.bottom_id.is_not(None),
-                    column.in_(ids[start:start + CHUNK])))
-                found.extend(_route(row) for row in rows)
+                found.extend(_route(row) for row in _bound_routes(connection, kind, site_id, column,
+                                                                   ids[start:start + CHUNK]))
             return found
 
         routes = await self._db.read(load)
