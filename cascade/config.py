@@ -90,7 +90,7 @@ class SyncSection:
                                        "catch what changes-since cannot show and find orphans; a sweep "
                                        "reads every server (about 2.3 s of CPU per 10,000)")
     page_size: int = _opt(1000, "servers asked of a site per page")
-    concurrency: int = _opt(24, "sync jobs (polls, sweeps) one worker runs at once, in slots of their own "
+    concurrency: int = _opt(8, "sync jobs (polls, sweeps) one worker runs at once, in slots of their own "
                                "beside [jobs] concurrency")
     deleted_retention: float = _opt(86400.0, "seconds a deleted server's route is kept (changes-since "
                                              "lists and instance actions still show it) before it is purged")
