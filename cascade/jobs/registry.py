@@ -9,10 +9,13 @@ work, and which jobs recur.
 
 A lane gives its kinds slots of their own in every worker, beside the
 `[jobs] concurrency` slots the other kinds share: a crowd of other jobs
-(the stamps of an adoption) never delays them. A handler gets the runtime and the `Job`; what it returns is kept as the
-job's result (or a `Finish`, whose last step ends with the job). It raises `Retry` to be run again later (counted as an
-attempt), `Permanent` to fail at once, anything else to be retried with
-backoff. A handler must be idempotent: after a crash it may run again.
+(the stamps of an adoption) never delays them.
+
+A handler gets the runtime and the `Job`; what it returns is kept as the
+job's result (or a `Finish`, whose last step ends with the job). It raises
+`Retry` to be run again later (counted as an attempt), `Permanent` to fail
+at once, anything else to be retried with backoff. A handler must be
+idempotent: after a crash it may run again.
 """
 from __future__ import annotations
 
