@@ -80,7 +80,8 @@ class Runtime:
     journal: Journal
     health: HealthMonitor | None = None
     worker: Worker | None = None
-    list_turns: asyncio.Semaphore | None = None   # server lists built at once ([compute] list_concurrency)
+    # server lists built at once ([compute] list_concurrency), set by `start`
+    list_turns: asyncio.Semaphore = dataclasses.field(init=False)
 
     @classmethod
     async def start(cls, settings: Settings, *, background: bool = True, worker: bool | None = None) -> "Runtime":

@@ -170,10 +170,7 @@ def _projected(row, site: Site) -> dict:
 
 
 async def _list(request: web.Request, *, detail: bool) -> web.Response:
-    rt = runtime_of(request)
-    if rt.list_turns is None:
-        return await _build(request, detail=detail)
-    async with rt.list_turns:
+    async with runtime_of(request).list_turns:
         return await _build(request, detail=detail)
 
 

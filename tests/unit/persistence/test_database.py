@@ -165,56 +165,48 @@ async def test_writing_sessions_wait_for_their_turn_without_holding_a_pooled_con
         assert len(list(await session.scalars(select(KeypairRow.name)))) == waiting + 1
 
 
-async def test_a_sqlite_writer_runs_inline_once_it_holds_the_lock(database: Database) -> None:
+@pytest.fixture
+def modes(database: Database, monkeypatch) -> list[bool]:  # noqa: F811
+    """Whether each call of a SQLite connection ran inline (True) or on its
+    thread, in order; SQLite's writers only."""
     if database.dialect != "sqlite":
         pytest.skip("SQLite's writers only")
-    modes: list[bool] = []
+    seen: list[bool] = []
     original = sqlite_writers.InlineCapableConnection._execute
 
     async def spy(self, fn, *args, **kwargs):
-        modes.append(self.inline)
+        seen.append(self.inline)
         return await original(self, fn, *args, **kwargs)
 
-    sqlite_writers.InlineCapableConnection._execute = spy
-    try:
-        async with database.session() as session:
-            session.add(_keypair("a"))
-            await session.flush()
-            session.add(_keypair("b"))
-            await session.flush()
-        written = list(modes)
-        modes.clear()
-        async with database.session() as session:
-            assert len(list(await session.scalars(select(KeypairRow.name)))) == 2
-    finally:
-        sqlite_writers.InlineCapableConnection._execute = original
+    monkeypatch.setattr(sqlite_writers.InlineCapableConnection, "_execute", spy)
+    return seen
+
+
+async def test_a_sqlite_writer_runs_inline_once_it_holds_the_lock(database: Database, modes: list[bool]) -> None:
+    async with database.session() as session:
+        session.add(_keypair("a"))
+        await session.flush()
+        session.add(_keypair("b"))
+        await session.flush()
+    written = list(modes)
+    modes.clear()
+    async with database.session() as session:
+        assert len(list(await session.scalars(select(KeypairRow.name)))) == 2
     # the cursor is made before the turn; the pool's reset, once the turn has passed, goes to the thread
     assert written[0] is False and all(written[1:-1]) and written[-1] is False, str(written)
     assert modes and not any(modes)                            # a reader's statements go to its thread
 
 
-async def test_a_writing_session_runs_inline_from_its_checkout_to_its_commit(database: Database) -> None:
-    if database.dialect != "sqlite":
-        pytest.skip("SQLite's writers only")
-    modes: list[bool] = []
-    original = sqlite_writers.InlineCapableConnection._execute
-
-    async def spy(self, fn, *args, **kwargs):
-        modes.append(self.inline)
-        return await original(self, fn, *args, **kwargs)
-
-    sqlite_writers.InlineCapableConnection._execute = spy
-    try:
-        async with database.session(writing=True) as session:
-            await session.scalars(select(KeypairRow.name))
-            session.add(_keypair("a"))
-            await session.flush()
-        written = list(modes)
-        modes.clear()
-        async with database.session() as session:
-            assert list(await session.scalars(select(KeypairRow.name))) == ["a"]
-    finally:
-        sqlite_writers.InlineCapableConnection._execute = original
+async def test_a_writing_session_runs_inline_from_its_checkout_to_its_commit(database: Database,
+                                                                              modes: list[bool]) -> None:
+    async with database.session(writing=True) as session:
+        await session.scalars(select(KeypairRow.name))
+        session.add(_keypair("a"))
+        await session.flush()
+    written = list(modes)
+    modes.clear()
+    async with database.session() as session:
+        assert list(await session.scalars(select(KeypairRow.name))) == ["a"]
     assert written and all(written), str(written)      # no hand-off to the connection's thread
     assert modes and not any(modes)                    # a reader's statements go to its thread
 
