@@ -65,6 +65,33 @@ async def test_a_status_change_in_the_site_reaches_the_projection(harness):
     assert moved >= asked > parse_timestamp(shown["updated"])
 
 
+async def test_a_change_that_moves_only_updated_is_not_rewritten(harness):
+    # metadata written in the site (as the top-id stamp is, on every server)
+    # moves `updated` and nothing the projection follows
+    h = harness
+    top_id = (await h.create("steady"))["server"]["id"]
+    await wait_status(h, "site1", top_id, "ACTIVE")
+    await h.run(CHANGES, "site1")
+    before = await h.rt.servers.get(top_id)
+    await asyncio.sleep(1.1)
+    path = f"/servers/{await h.bottom_id(top_id)}/metadata"
+    assert (await h.site("site1", "demo", "POST", path, {"metadata": {"k": "v"}}))[0] == 200
+    moved = await h.at_site("site1", top_id)
+    assert parse_timestamp(moved["updated"]) > parse_timestamp(before.updated)
+
+    result = await h.run(CHANGES, "site1")
+    assert result["servers"] >= 1 and result["written"] == 0
+    assert (await h.rt.servers.get(top_id)).updated == before.updated
+
+    # a followed change brings the site's `updated` along
+    assert (await h.site("site1", "demo", "PUT", f"/servers/{await h.bottom_id(top_id)}",
+                         {"server": {"name": "renamed"}}))[0] == 200
+    renamed = await h.at_site("site1", top_id)
+    assert (await h.run(CHANGES, "site1"))["written"] == 1
+    row = await h.rt.servers.get(top_id)
+    assert (row.name, row.updated) == ("renamed", renamed["updated"])
+
+
 async def test_a_server_deleted_in_the_site_is_marked_deleted_at_the_top(harness):
     h = harness
     _, group = await h.cascade("demo", "POST", "/compute/v2.1/os-server-groups",
