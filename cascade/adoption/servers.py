@@ -114,7 +114,7 @@ async def prepare(rt: Runtime, site: Site, servers: list[dict]) -> Batch:
 async def commit(rt: Runtime, site: Site, batch: Batch, *, stamp: bool,
                  note: Callable[[AsyncSession, Outcome], Awaitable[None]]) -> Outcome:
     """Write a prepared batch and the caller's note in one transaction."""
-    async with rt.db.session() as session:
+    async with rt.db.session(writing=True) as session:
         recorded = await rt.routes.bind_many(SERVER.name, site.id, batch.copies, session=session)
         await rt.servers.upsert_many([batch.rows[bottom] for _, bottom in recorded], session=session)
         to_stamp = [[top, bottom] for top, bottom in [*recorded, *batch.unstamped]

@@ -5,7 +5,7 @@ it writes what it is about to do, and ends the entry when it is done.
                                 opening=reserve_in) as entry:   # the first step, with the entry
         ... call the site ...
         await entry.note(bottom_id=...)      # what the recovery needs to know, as soon as it is known
-        async with db.session() as session:
+        async with db.session(writing=True) as session:
             ... bind ...
             await entry.end(session)         # the last step and the entry's end: one transaction
 

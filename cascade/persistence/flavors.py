@@ -151,7 +151,7 @@ class FlavorStore:
         or the name of a live flavor is taken."""
         flavor_id = flavor_id or str(uuid.uuid4())
         try:
-            async with self._db.session() as session:
+            async with self._db.session(writing=True) as session:
                 await self._refuse_duplicate(session, flavor_id, name)
                 row = FlavorRow(
                     id=flavor_id, name=name, vcpus=vcpus, ram=ram, disk=disk, ephemeral=ephemeral, swap=swap,
@@ -163,7 +163,7 @@ class FlavorStore:
                 return _flavor(row)
         except IntegrityError:
             # lost a race with a concurrent create: say which of the two clashed
-            async with self._db.session() as session:
+            async with self._db.session(writing=True) as session:
                 await self._refuse_duplicate(session, flavor_id, name)
             raise
 
@@ -178,19 +178,19 @@ class FlavorStore:
 
     async def delete(self, flavor_id: str) -> None:
         """Soft delete: the row stays for servers that still refer to it."""
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             row = await self._row(session, flavor_id)
             row.deleted = True
 
     async def set_description(self, flavor_id: str, description: str | None) -> Flavor:
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             row = await self._row(session, flavor_id)
             row.description = description
             return _flavor(row)
 
     async def set_extra_specs(self, flavor_id: str, specs: Mapping[str, str], *, replace: bool = False) -> dict[str, str]:
         """Merge `specs` into the flavor's extra specs (or replace them all) and return the result."""
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             row = await self._row(session, flavor_id, for_update=True)
             merged = {} if replace else dict(row.extra_specs)
             merged.update(specs)
@@ -198,7 +198,7 @@ class FlavorStore:
             return dict(merged)
 
     async def delete_extra_spec(self, flavor_id: str, key: str) -> None:
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             row = await self._row(session, flavor_id, for_update=True)
             if key not in row.extra_specs:
                 raise NotFound(f"Flavor {flavor_id} has no extra specs with key {key}.",
@@ -231,7 +231,7 @@ class FlavorStore:
         duplicate = Conflict(f"Flavor access already exists for flavor {flavor_id} "
                              f"and project {project_id} combination.")
         try:
-            async with self._db.session() as session:
+            async with self._db.session(writing=True) as session:
                 row = await self._row(session, flavor_id)
                 if row.is_public and not allow_public:
                     raise Conflict("Can not add access to a public flavor.")
@@ -243,7 +243,7 @@ class FlavorStore:
             raise duplicate from None
 
     async def remove_access(self, flavor_id: str, project_id: str) -> None:
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             await self._row(session, flavor_id)
             result = await session.execute(delete(FlavorAccessRow).where(
                 FlavorAccessRow.flavor_id == flavor_id, FlavorAccessRow.project_id == project_id))

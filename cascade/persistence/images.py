@@ -77,7 +77,7 @@ class ImageStore:
         row = ImageRow(id=image_id or str(uuid.uuid4()), owner=owner, name=name, checksum=checksum,
                        identity_key=identity_key(owner, name, checksum), data=dict(data))
         try:
-            async with self._db.session() as session:
+            async with self._db.session(writing=True) as session:
                 session.add(row)
                 await session.flush()
                 return _image(row), True
@@ -88,7 +88,7 @@ class ImageStore:
             return winner, False
 
     async def update_data(self, image_id: str, data: Mapping[str, Any]) -> Image:
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             row = await session.get(ImageRow, image_id)
             if row is None:
                 raise _not_found(image_id)
@@ -101,7 +101,7 @@ class ImageStore:
         """Give a record its full identity (a copy first seen without data
         has no checksum yet); Conflict when another record holds it."""
         try:
-            async with self._db.session() as session:
+            async with self._db.session(writing=True) as session:
                 row = await session.get(ImageRow, image_id)
                 if row is None:
                     raise _not_found(image_id)
@@ -125,7 +125,7 @@ class ImageStore:
             return [_image(row) for row in await session.scalars(query)]
 
     async def delete(self, image_id: str) -> None:
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             result = await session.execute(delete(ImageRow).where(ImageRow.id == image_id))
             if result.rowcount == 0:
                 raise _not_found(image_id)

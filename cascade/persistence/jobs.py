@@ -160,6 +160,8 @@ class JobStore:
             query = query.where(JobRow.kind.in_(list(kinds)))
         if except_kinds := list(except_kinds):
             query = query.where(JobRow.kind.not_in(except_kinds))
+        # not a writing session: most claims find nothing, and a claim that
+        # does waits for the writer's turn at its update
         async with self._db.session() as session:
             ids = list(await session.scalars(query.with_for_update(skip_locked=True)))
             if not ids:
@@ -180,7 +182,7 @@ class JobStore:
             return set()
         now = utcnow()
         held = and_(JobRow.id.in_(ids), JobRow.state == RUNNING, JobRow.lease_owner == owner)
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             await session.execute(update(JobRow).where(held).values(
                 lease_expires_at=now + _seconds(lease_seconds), updated_at=now))
             return set(await session.scalars(select(JobRow.id).where(held)))
@@ -258,7 +260,7 @@ class JobStore:
         if not owners:
             return 0
         now = utcnow()
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             result = await session.execute(
                 update(JobRow).where(JobRow.state == RUNNING, JobRow.lease_owner.in_(owners))
                 .values(lease_expires_at=now - _seconds(1), updated_at=now))
@@ -338,7 +340,7 @@ class JobStore:
     async def retry(self, job_id: str) -> Job:
         """A failed or cancelled job queued again, due now, with its attempts reset."""
         now = utcnow()
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             row = await session.get(JobRow, job_id, with_for_update=True)
             if row is None:
                 raise NotFound(f"Job {job_id} could not be found.", kind="job", resource_id=job_id)
@@ -355,7 +357,7 @@ class JobStore:
         """A queued job ended as cancelled. A running one is cancelled too; its
         worker notices at its next heartbeat and stops it."""
         now = utcnow()
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             row = await session.get(JobRow, job_id, with_for_update=True)
             if row is None:
                 raise NotFound(f"Job {job_id} could not be found.", kind="job", resource_id=job_id)
@@ -369,7 +371,7 @@ class JobStore:
     async def purge(self, *, older_than: float) -> int:
         """Forget jobs that ended more than `older_than` seconds ago."""
         cutoff = utcnow() - _seconds(older_than)
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             result = await session.execute(delete(JobRow).where(
                 JobRow.state.in_((SUCCEEDED, FAILED, CANCELLED)), JobRow.finished_at < cutoff))
             return result.rowcount

@@ -67,7 +67,7 @@ class KeypairStore:
         row = KeypairRow(id=str(uuid.uuid4()), user_id=user_id, name=name, type=type,
                          public_key=public_key, fingerprint=fingerprint)
         try:
-            async with self._db.session() as session:
+            async with self._db.session(writing=True) as session:
                 session.add(row)
                 await session.flush()
                 return _keypair(row)
@@ -75,7 +75,7 @@ class KeypairStore:
             raise Conflict(f"Key pair '{name}' already exists.") from None
 
     async def delete(self, user_id: str, name: str) -> None:
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             result = await session.execute(delete(KeypairRow).where(
                 KeypairRow.user_id == user_id, KeypairRow.name == name))
             if result.rowcount == 0:

@@ -162,7 +162,7 @@ class QuotaStore:
         now = utcnow()
         rows = [{"project_id": project_id, "user_id": user_id or PROJECT, "resource": resource,
                  "hard_limit": int(limit), "created_at": now, "updated_at": now} for resource, limit in limits.items()]
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             await session.execute(_upsert(self._db.dialect, QuotaRow, ["project_id", "user_id", "resource"]), rows)
 
     async def delete_limits(self, project_id: str, *, user_id: str | None = None) -> None:
@@ -170,7 +170,7 @@ class QuotaStore:
         query = delete(QuotaRow).where(QuotaRow.project_id == project_id)
         if user_id is not None:
             query = query.where(QuotaRow.user_id == user_id)
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             await session.execute(query)
 
     async def class_limits(self, class_name: str) -> dict[str, int]:
@@ -183,7 +183,7 @@ class QuotaStore:
         now = utcnow()
         rows = [{"class_name": class_name, "resource": resource, "hard_limit": int(limit),
                  "created_at": now, "updated_at": now} for resource, limit in limits.items()]
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             await session.execute(_upsert(self._db.dialect, QuotaClassRow, ["class_name", "resource"]), rows)
 
     async def release(self, reservation_id: str, *, now: datetime.datetime | None = None) -> None:
@@ -195,7 +195,7 @@ class QuotaStore:
 
     async def remember_resize(self, server_id: str, *, old_flavor_id: str, new_flavor_id: str) -> None:
         """A resize began; a resize of a server already resized keeps its first old flavor."""
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             row = await session.get(QuotaResizeRow, server_id)
             if row is None:
                 session.add(QuotaResizeRow(server_id=server_id, old_flavor_id=old_flavor_id, new_flavor_id=new_flavor_id))
@@ -209,7 +209,7 @@ class QuotaStore:
             return None if row is None else Resize(row.server_id, row.old_flavor_id, row.new_flavor_id)
 
     async def forget_resize(self, server_id: str) -> None:
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             await session.execute(delete(QuotaResizeRow).where(QuotaResizeRow.server_id == server_id))
 
 

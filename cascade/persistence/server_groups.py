@@ -67,7 +67,7 @@ class ServerGroupStore:
             raise ValueError(f"unknown server group policy {policy!r}")
         row = ServerGroupRow(id=str(uuid.uuid4()), name=name, project_id=project_id, user_id=user_id,
                              policy=policy, rules=dict(rules or {}))
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             session.add(row)
             await session.flush()
             return (await _groups(session, [row]))[0]
@@ -101,13 +101,13 @@ class ServerGroupStore:
         return await self.count(project_id), (await self.count(project_id, user_id=user_id) if user_id else None)
 
     async def delete(self, group_id: str, *, project_id: str | None = None) -> None:
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             row = await self._row(session, group_id, project_id)
             await session.execute(delete(ServerGroupMemberRow).where(ServerGroupMemberRow.group_id == row.id))
             await session.delete(row)
 
     async def add_members(self, group_id: str, server_ids: Iterable[str]) -> None:
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             await self._row(session, group_id, None)
             known = set(await session.scalars(select(ServerGroupMemberRow.server_id).where(
                 ServerGroupMemberRow.group_id == group_id)))
@@ -141,10 +141,10 @@ class ServerGroupStore:
         free = ServerGroupRow.site_id.is_(None)
         if replacing is not None:
             free = or_(free, ServerGroupRow.site_id == replacing)
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             await session.execute(update(ServerGroupRow).where(
                 ServerGroupRow.id == group_id, free).values(site_id=site_id))
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             pinned = await session.scalar(select(ServerGroupRow.site_id).where(ServerGroupRow.id == group_id))
             if pinned is None:
                 raise _not_found(group_id)

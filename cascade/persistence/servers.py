@@ -191,7 +191,7 @@ class ServerProjection:
 
     async def delete(self, top_id: str) -> None:
         """Forget a server's row; absent rows are fine (the sync may have gone first)."""
-        async with self._db.session() as session:
+        async with self._db.session(writing=True) as session:
             await session.execute(delete(ServerRow).where(ServerRow.top_id == top_id))
 
 

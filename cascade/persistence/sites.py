@@ -98,7 +98,7 @@ class SiteStore:
         # position is max + 1; two processes adding at once may collide on it: try again
         for _ in range(5):
             try:
-                async with self._db.session() as session:
+                async with self._db.session(writing=True) as session:
                     top = await session.scalar(select(func.max(SiteRow.position)))
                     row = SiteRow(
                         id=site_id or str(uuid.uuid4()), name=name, availability_zone=availability_zone,
@@ -139,7 +139,7 @@ class SiteStore:
             if key in values:
                 values[key] = dict(values[key])
         try:
-            async with self._db.session() as session:
+            async with self._db.session(writing=True) as session:
                 row = await session.get(SiteRow, site_id, with_for_update=True)
                 if row is None:
                     raise NotFound(f"Site {site_id} could not be found.", kind="site", resource_id=site_id)
@@ -156,7 +156,7 @@ class SiteStore:
         index (`project_sites`). The database refuses
         (Conflict) while routes still point at the site."""
         try:
-            async with self._db.session() as session:
+            async with self._db.session(writing=True) as session:
                 row = await session.get(SiteRow, site_id)
                 if row is None:
                     raise NotFound(f"Site {site_id} could not be found.", kind="site", resource_id=site_id)

@@ -348,7 +348,7 @@ class RouteTable:
     async def forget_site(self, site_id: str) -> int:
         """Delete every route into a site (its forced removal); returns how many."""
         try:
-            async with self._db.session() as session:
+            async with self._db.session(writing=True) as session:
                 result = await session.execute(delete(RouteRow).where(RouteRow.site_id == site_id))
                 return result.rowcount
         finally:
