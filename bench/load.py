@@ -11,12 +11,19 @@ Operations:
 
 - `show`: `GET /servers/{id}` of a known server; right when 200 with that id;
 - `list`: `GET /servers/detail?limit=PAGE` (the first page, or with the
-  marker a previous list left); right when 200 with distinct servers, a
-  first page holding PAGE of them when the tenant has that many;
+  marker a previous list left); right when 200 with at most PAGE distinct
+  servers, a first page holding at least what the tenant has (its spare
+  servers aside) up to PAGE;
 - `create`: `POST /servers`; right when 202 with an id;
-- `action`: a soft reboot of a server the client made that has had time to
+- `action`: a soft reboot of a server the client owns that has had time to
   build; right when 202;
-- `delete`: `DELETE` of the oldest server the client made; right when 204.
+- `delete`: `DELETE` of the oldest server the client owns; right when 204.
+
+A client owns the servers it made and, when it has none ready for an
+action or a delete, one more taken from its target's `spare` servers (each
+taken by one client only, so no two clients act on one server). Only when
+no spare is left does such an operation become a create, so the mix stays
+the one asked for from the first second.
 
 Anything else (a 5xx, another status, a wrong body, a timeout, a broken
 connection) counts as a failure of that operation, with its reason kept.
@@ -49,10 +56,12 @@ class Target:
     sites: list[str | None]
     flavor: Callable[[str | None], str]
     image: Callable[[str | None], str]
-    full_pages: bool = True      # whether every first page must hold the whole page (enough servers)
+    least_rows: int = 0          # the fewest rows a first page may hold (what the tenant has, less its spare)
     list_params: dict = dataclasses.field(default_factory=dict)   # e.g. all_tenants for an admin
     # (site, marker) a list left, for the next pages: a tenant's own, as its markers name its servers
     markers: collections.deque = dataclasses.field(default_factory=collections.deque)
+    # (site, id) of servers, not among `servers`, that clients may take to reboot and delete
+    spare: collections.deque = dataclasses.field(default_factory=collections.deque)
 
 
 @dataclasses.dataclass
@@ -96,8 +105,8 @@ class Client:
         self.http, self.target, self.tally, self.rng = http, target, tally, rng
         self.page, self.markers = page, target.markers
         self.headers = {"X-Auth-Token": target.token, "X-OpenStack-Nova-API-Version": microversion}
-        # [when it may be rebooted, site, id] of the servers this client made, oldest first
-        self.made: collections.deque[list] = collections.deque()
+        # [when it may be rebooted, site, id, whether it made it] of the servers it owns, oldest first
+        self.owned: collections.deque[list] = collections.deque()
 
     async def run(self, until: float, weights: dict[str, int]) -> None:
         ops, chances = list(weights), list(weights.values())
@@ -117,9 +126,13 @@ class Client:
             self.tally.record(op, time.monotonic() - began, failure)
 
     def _ripe(self, op: str) -> bool:
-        if not self.made:
+        now = time.monotonic()
+        if self.owned and (op == "delete" or any(owned[0] <= now for owned in self.owned)):
+            return True
+        if not self.target.spare:
             return False
-        return op == "delete" or any(ready <= time.monotonic() for ready, _, _ in self.made)
+        self.owned.append([now, *self.target.spare.popleft(), False])
+        return True
 
     async def _call(self, method: str, url: str, **kwargs) -> tuple[int, dict | None]:
         async with self.http.request(method, url, headers=self.headers, **kwargs) as response:
@@ -143,7 +156,8 @@ class Client:
         if status != 200 or servers is None:
             return f"{status} {str(body)[:200]}"
         ids = {s["id"] for s in servers}
-        if len(ids) != len(servers) or (not marker and self.target.full_pages and len(servers) != self.page):
+        if len(ids) != len(servers) or len(servers) > self.page or (
+                not marker and len(servers) < min(self.target.least_rows, self.page)):
             return f"a page of {len(servers)} rows, {len(ids)} distinct (wanted {self.page})"
         if servers and len(self.markers) < 1000:
             self.markers.append((site, servers[-1]["id"]))
@@ -161,24 +175,25 @@ class Client:
         server_id = (answer or {}).get("server", {}).get("id")
         if status != 202 or not server_id:
             return f"{status} {str(answer)[:200]}"
-        self.made.append([time.monotonic() + BUILD_WAIT, site, server_id])
+        self.owned.append([time.monotonic() + BUILD_WAIT, site, server_id, True])
         return None
 
     async def action(self) -> str | None:
-        made = next(m for m in self.made if m[0] <= time.monotonic())
-        made[0] = time.monotonic() + BUILD_WAIT      # not rebooted again while this reboot runs
-        status, body = await self._call("POST", f"{self.target.compute(made[1])}/servers/{made[2]}/action",
+        owned = next(m for m in self.owned if m[0] <= time.monotonic())
+        owned[0] = time.monotonic() + BUILD_WAIT      # not rebooted again while this reboot runs
+        status, body = await self._call("POST", f"{self.target.compute(owned[1])}/servers/{owned[2]}/action",
                                         json={"reboot": {"type": "SOFT"}})
         return None if status == 202 else f"{status} {str(body)[:200]}"
 
     async def delete(self) -> str | None:
-        _, site, server_id = self.made.popleft()
+        _, site, server_id, _ = self.owned.popleft()
         status, body = await self._call("DELETE", f"{self.target.compute(site)}/servers/{server_id}")
         return None if status == 204 else f"{status} {str(body)[:200]}"
 
     async def clean_up(self) -> None:
-        while self.made:
-            _, site, server_id = self.made.popleft()
+        made = [(site, server_id) for _, site, server_id, mine in self.owned if mine]
+        self.owned.clear()
+        for site, server_id in made:
             try:
                 await self._call("DELETE", f"{self.target.compute(site)}/servers/{server_id}")
             except (aiohttp.ClientError, asyncio.TimeoutError):

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import datetime
 import json
@@ -52,6 +53,8 @@ from tests.demoproc import free_port, running_demo  # noqa: E402
 
 STAMP_KEY = "cascade_top_id"
 MICROVERSION = "2.79"
+PAGE = 1000              # rows a list asks for
+DIRECT_SPARE = 100       # servers of each sampled site the direct workload may reboot and delete
 SAMPLED_SITES = 10       # sites whose ids the direct workload and the quiet pages use
 
 
@@ -190,6 +193,25 @@ class Sites:
             self.image[name] = images["images"][0]["id"]
 
 
+    async def target(self, cloud: Cloud, admin: str) -> load.Target:
+        """The direct workload's target, as the sites stand after the
+        cascade's load: straight at the sampled sites as their admin (so
+        that a site's page holds 1,000 servers of all tenants), with a spare
+        of settled servers of other tenants in each, for reboots and deletes."""
+        shown = {bottom for _, bottom in self.servers}
+        spare: list[tuple[str, str]] = []
+        least = PAGE
+        for name, url in self.compute.items():
+            page = (await cloud.get(f"{url}/servers/detail", admin, limit=str(PAGE), all_tenants="1"))["servers"]
+            mine = [(name, s["id"]) for s in page if s["id"] not in shown and s["status"] == "ACTIVE"
+                    and not s.get("OS-EXT-STS:task_state")][:DIRECT_SPARE]
+            spare += mine
+            least = min(least, len(page) - len(mine))
+        return load.Target(admin, self.compute.__getitem__, self.servers, list(self.compute), self.flavor.__getitem__,
+                           self.image.__getitem__, least_rows=least, list_params={"all_tenants": "1"},
+                           spare=collections.deque(random.Random(1).sample(spare, len(spare))))
+
+
 async def sync_changes(cloud: Cloud, sites: Sites, admin_url: str, admin: str, token: str, *, count: int,
                        spread: float, rng: random.Random) -> list[float | None]:
     """`count` servers stopped straight in their sites over `spread`
@@ -263,6 +285,7 @@ async def measure(sites: int, servers: int, args: argparse.Namespace, state: pat
             flavor = next(f["id"] for f in flavors if f["name"] == "m1.tiny")
             image = (await cloud.get(f"{base}/image/v2/images", demo_token, name="cirros"))["images"][0]["id"]
 
+            sampled_tops = set(sampled.top_of.values())
             cascade_targets = []
             for name, (token, _) in tenants.items():
                 ids = []
@@ -274,13 +297,12 @@ async def measure(sites: int, servers: int, args: argparse.Namespace, state: pat
                     if len(page) < 1000:
                         break
                     marker = page[-1]["id"]
-                cascade_targets.append(load.Target(token, lambda site: cascade_compute, [(None, i) for i in ids],
-                                                   [None], lambda site: flavor, lambda site: image,
-                                                   full_pages=sites * servers // args.tenants >= 1000))
-            # straight at the sites as their admin, so that a site's page holds 1,000 servers (of all tenants)
-            direct_target = load.Target(admin, sampled.compute.__getitem__, sampled.servers,
-                                        list(sampled.compute), sampled.flavor.__getitem__, sampled.image.__getitem__,
-                                        full_pages=servers >= 1000, list_params={"all_tenants": "1"})
+                # the last fifth for reboots and deletes, but the servers the direct phase shows and stops
+                shown, spare = ids[:len(ids) * 4 // 5], [i for i in ids[len(ids) * 4 // 5:] if i not in sampled_tops]
+                cascade_targets.append(load.Target(
+                    token, lambda site: cascade_compute, [(None, i) for i in shown], [None], lambda site: flavor,
+                    lambda site: image, least_rows=sites * servers // args.tenants - len(spare),
+                    spare=collections.deque((None, i) for i in spare)))
 
             rng = random.Random(args.seed)
             shows = [s for _, s in cascade_targets[0].servers]
@@ -304,6 +326,7 @@ async def measure(sites: int, servers: int, args: argparse.Namespace, state: pat
             through = await load.run(cascade_targets, clients=args.clients, seconds=args.seconds,
                                      microversion=MICROVERSION)
             latencies = await changes
+            direct_target = await sampled.target(cloud, admin)
             direct = await load.run([direct_target], clients=args.clients, seconds=args.seconds,
                                     microversion=MICROVERSION)
         database = sum(p.stat().st_size for p in state.glob("cascade.sqlite*"))
