@@ -67,6 +67,30 @@ def _bound_routes(connection: Connection, kind: str, site_id: str, column: Instr
         RouteRow.kind == kind, RouteRow.site_id == site_id, RouteRow.bottom_id.is_not(None), column.in_(ids)))
 
 
+def _first_route(connection: Connection, kind: str, top_id: str, site_id: str | None):
+    """The route of a resource in one site, or its first bound route (by
+    site registration order), else its first of any state. On SQLite
+    straight to the driver, as `_bound_routes`: every routed call whose
+    route is not cached reads it."""
+    if connection.dialect.name == "sqlite":
+        columns = ", ".join(f"r.{name}" for name in _ROUTE_COLUMNS)
+        if site_id is not None:
+            return connection.exec_driver_sql(
+                f"SELECT {columns} FROM {RouteRow.__tablename__} AS r WHERE r.kind = ? AND r.top_id = ? "
+                "AND r.site_id = ?", (kind, top_id, site_id)).first()
+        return connection.exec_driver_sql(
+            f"SELECT {columns} FROM {RouteRow.__tablename__} AS r JOIN {SiteRow.__tablename__} AS s "
+            "ON s.id = r.site_id WHERE r.kind = ? AND r.top_id = ? "
+            "ORDER BY CASE WHEN r.state = ? THEN 0 ELSE 1 END, s.position LIMIT 1", (kind, top_id, BOUND)).first()
+    query = select(RouteRow).where(RouteRow.kind == kind, RouteRow.top_id == top_id)
+    if site_id is not None:
+        query = query.where(RouteRow.site_id == site_id)
+    else:
+        query = (query.join(SiteRow, SiteRow.id == RouteRow.site_id)
+                 .order_by(case((RouteRow.state == BOUND, 0), else_=1), SiteRow.position).limit(1))
+    return connection.execute(query).first()
+
+
 def _not_found(kind: str, top_id: str) -> NotFound:
     return NotFound(f"No route for {kind} {top_id}.", kind=kind, resource_id=top_id)
 
@@ -246,13 +270,7 @@ class RouteTable:
         if cached is not None:
             return cached
         generation = self._cache.generation
-        query = select(RouteRow).where(RouteRow.kind == kind, RouteRow.top_id == top_id)
-        if site_id is not None:
-            query = query.where(RouteRow.site_id == site_id)
-        else:
-            query = (query.join(SiteRow, SiteRow.id == RouteRow.site_id)
-                     .order_by(case((RouteRow.state == BOUND, 0), else_=1), SiteRow.position).limit(1))
-        row = await self._db.read(lambda connection: connection.execute(query).first())
+        row = await self._db.read(lambda connection: _first_route(connection, kind, top_id, site_id))
         if row is None:
             raise _not_found(kind, top_id)
         route = _route(row)

@@ -17,7 +17,7 @@ import asyncio
 import dataclasses
 import inspect
 import logging
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Hashable, Mapping
 
 from cascade.errors import Conflict, NotFound
 from cascade.persistence.sites import SiteRecord, SiteStore
@@ -50,6 +50,7 @@ class SiteRegistry:
         self._records: dict[str, SiteRecord] = {}
         self._clients: dict[str, Any] = {}
         self._ordered: list[Site] = []
+        self._derived: dict[Hashable, Any] = {}
         # add, update and remove run one at a time, so a client is never made twice for a site
         self._lock = asyncio.Lock()
 
@@ -215,6 +216,16 @@ class SiteRegistry:
 
     def _reorder(self) -> None:
         self._ordered = sorted((record.site for record in self._records.values()), key=lambda s: s.position)
+        self._derived.clear()
+
+    def derived(self, key: Hashable, compute: Callable[[list[Site]], Any]) -> Any:
+        """`compute(sites)` in registration order, kept until a site changes:
+        for what every request reads of all the sites (the microversion range)."""
+        try:
+            return self._derived[key]
+        except KeyError:
+            value = self._derived[key] = compute(self.all())
+            return value
 
     @staticmethod
     async def _close_clients(clients: list[Any]) -> None:

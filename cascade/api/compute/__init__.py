@@ -22,7 +22,9 @@ def front_base(request: web.Request) -> str:
 
 def version_range(request: web.Request):
     rt = runtime_of(request)
-    return versions.compute_range(rt.settings.compute.max_microversion, rt.registry.all())
+    configured = rt.settings.compute.max_microversion
+    return rt.registry.derived(("compute_range", configured),
+                               lambda sites: versions.compute_range(configured, sites))
 
 
 @web.middleware

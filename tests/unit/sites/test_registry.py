@@ -101,6 +101,24 @@ async def test_usable_is_enabled_and_not_down(database: Database) -> None:
     assert [s.name for s in registry.usable()] == ["site0", "site3"]
 
 
+async def test_what_is_derived_from_the_sites_is_kept_until_a_site_changes(database: Database) -> None:
+    registry = await registry_with(database, 3)
+    calls = []
+
+    def count_enabled(sites):
+        calls.append(len(sites))
+        return sum(1 for site in sites if site.state == "enabled")
+
+    assert registry.derived("enabled", count_enabled) == 3
+    assert registry.derived("enabled", count_enabled) == 3
+    assert calls == [3]
+    await registry.update(registry.all()[0].id, state="disabled")
+    assert registry.derived("enabled", count_enabled) == 2
+    await registry.add(**site_fields(7))
+    assert registry.derived("enabled", count_enabled) == 3
+    assert calls == [3, 3, 4]
+
+
 async def test_add_refuses_duplicates_without_making_a_client(database: Database) -> None:
     factory = Factory()
     registry = await registry_with(database, 1, factory)
