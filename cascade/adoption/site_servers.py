@@ -53,7 +53,9 @@ async def walk(client: SiteClient, *, page_size: int, marker: str | None = None,
     `max_limit` is below `page_size` answers short pages with a next link).
     A marker the site no longer knows (its server was deleted meanwhile)
     starts over from the first page: callers skip what they already did.
+    A first answer with no server is one empty page, for the site's time.
     Raises the client's `SiteUnavailable`, or `SiteError` for an error answer."""
+    first = True
     while True:
         query = {"all_tenants": "1", **(params or {}), "limit": str(page_size), "sort_key": "created_at",
                  "sort_dir": "asc"}
@@ -67,7 +69,10 @@ async def walk(client: SiteClient, *, page_size: int, marker: str | None = None,
         body = response.body if isinstance(response.body, dict) else {}
         servers = [s for s in body.get("servers") or [] if isinstance(s, dict) and s.get("id")]
         if not servers:
+            if first:
+                yield Page([], marker, _site_time(response.headers))
             return
+        first = False
         marker = servers[-1]["id"]
         yield Page(servers, marker, _site_time(response.headers))
         more = any(link.get("rel") == "next" for link in body.get("servers_links") or [])
@@ -79,7 +84,8 @@ async def pages(client: SiteClient, *, page_size: int, marker: str | None = None
                 ) -> AsyncIterator[tuple[list[dict], str | None]]:
     """`walk`'s pages as (servers, the marker that resumes after them)."""
     async for page in walk(client, page_size=page_size, marker=marker):
-        yield page.servers, page.marker
+        if page.servers:
+            yield page.servers, page.marker
 
 
 async def by_id(client: SiteClient, server_ids: Iterable[str]) -> tuple[list[dict], list[str]]:

@@ -71,6 +71,8 @@ class Applier:
         self.latest: dt.datetime | None = None
 
     async def apply(self, servers: list[dict]) -> None:
+        if not servers:
+            return
         rt, site = self.rt, self.site
         self.tally.pages += 1
         self.tally.servers += len(servers)

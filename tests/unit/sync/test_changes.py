@@ -4,6 +4,7 @@ to a sweep; a down site is left alone with its last known state."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import pytest
 
@@ -13,6 +14,7 @@ from cascade.persistence.models import utcnow
 from cascade.persistence.servers import parse_timestamp
 from cascade.resources.kinds import STAMP_KEY
 from cascade.sites.client import SiteClient, SiteResponse
+from cascade.sync import jobs as sync_jobs
 from cascade.sync.jobs import CHANGES, OVERLAP, SWEEP
 from tests.dbfixtures import BACKENDS
 
@@ -63,6 +65,26 @@ async def test_a_status_change_in_the_site_reaches_the_projection(harness):
     # quiet site is not asked for that change again and again
     moved = parse_timestamp((await h.sync_state.get(h.site_ids["site1"])).changes_since)
     assert moved >= asked > parse_timestamp(shown["updated"])
+
+
+async def test_a_poll_that_finds_no_change_moves_the_watermark_to_the_sites_clock(harness, monkeypatch):
+    # else a site quiet since its last burst (the top-id stamps of an
+    # adoption) keeps a watermark behind them, and nothing can tell that
+    # the sync has looked past them
+    h = harness
+    monkeypatch.setattr(sync_jobs, "OVERLAP", dt.timedelta(0))
+    top_id = (await h.create("quiet"))["server"]["id"]
+    await wait_status(h, "site1", top_id, "ACTIVE")
+    await h.run(CHANGES, "site1")
+    await asyncio.sleep(1.1)     # the site's times are to the second: past the server's own
+    await h.run(CHANGES, "site1")
+    before = parse_timestamp((await h.sync_state.get(h.site_ids["site1"])).changes_since)
+    await asyncio.sleep(1.1)
+    asked = utcnow().replace(microsecond=0)
+    result = await h.run(CHANGES, "site1")
+    assert (result["servers"], result["pages"], result["written"]) == (0, 0, 0)
+    after = parse_timestamp((await h.sync_state.get(h.site_ids["site1"])).changes_since)
+    assert after >= asked > before
 
 
 async def test_a_change_that_moves_only_updated_is_not_rewritten(harness):
