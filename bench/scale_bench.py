@@ -7,7 +7,9 @@ For each configuration SITESxSERVERS (servers per site), in turn:
    process of its own, the cascade in the demo's process): simcloud starts
    with every site full, the cascade adopts them all and prints `ready`;
    the time to `ready` and the adoption jobs' own span are kept, then the
-   top-id stamps are waited for (their span too);
+   top-id stamps are waited for (their span too), then the status sync's
+   pass over the servers they changed (every site's watermark past the
+   stamps' end; each wait at most `--stamp-wait`);
 2. quiet figures, one request at a time: a routed show against a show
    straight at a site, a 1,000-row `GET /servers/detail` through the
    cascade (every site) against each sampled site's own 1,000-row page;
@@ -145,6 +147,28 @@ async def jobs_of(cloud: Cloud, admin_url: str, token: str, kind: str, state: st
         marker = page[-1]["id"]
 
 
+async def wait_for_sync(cloud: Cloud, admin_url: str, token: str, since: datetime.datetime,
+                        timeout: float) -> bool:
+    """Whether, within `timeout` seconds, every site's status sync got past
+    `since` (its watermark, in the site's clock, is later): the stamps move
+    every server of a site, and the polls after them list them all once."""
+    deadline = time.monotonic() + timeout
+    names = [site["name"] for site in (await cloud.get(f"{admin_url}/sites", token))["sites"]]
+    while names:
+        behind = []
+        for name in names:
+            sync = (await cloud.get(f"{admin_url}/servers", token, site=name, limit="1"))["sync"]
+            mark = sync.get("changes_since")
+            if not mark or datetime.datetime.fromisoformat(mark.replace("Z", "+00:00")) <= since:
+                behind.append(name)
+        names = behind
+        if names and time.monotonic() > deadline:
+            return False
+        if names:
+            await asyncio.sleep(2.0)
+    return True
+
+
 async def wait_for_stamps(cloud: Cloud, admin_url: str, token: str, timeout: float) -> bool:
     """Whether every stamp job ended within `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -256,6 +280,10 @@ async def measure(sites: int, servers: int, args: argparse.Namespace, state: pat
             stamps_began = time.monotonic()
             stamped = await wait_for_stamps(cloud, admin_url, admin, args.stamp_wait)
             stamps_waited = time.monotonic() - stamps_began
+            synced_began = time.monotonic()
+            caught_up = await wait_for_sync(cloud, admin_url, admin, datetime.datetime.now(datetime.timezone.utc),
+                                            args.stamp_wait)
+            sync_waited = time.monotonic() - synced_began
             adoption = _span(await jobs_of(cloud, admin_url, admin, "site.adopt"))
             stamping = _span(await jobs_of(cloud, admin_url, admin, "site.adopt")
                              + await jobs_of(cloud, admin_url, admin, "site.stamp")) if stamped else None
@@ -335,6 +363,7 @@ async def measure(sites: int, servers: int, args: argparse.Namespace, state: pat
         "sites": sites, "servers_per_site": servers, "servers": sites * servers,
         "ready_seconds": round(ready, 1), "adoption_seconds": adoption,
         "adoption_and_stamps_seconds": stamping, "stamps_waited_after_ready": round(stamps_waited, 1),
+        "sync_caught_up_after_stamps": round(sync_waited, 1) if caught_up else None,
         "stamps_still_running_during_load": not stamped,
         "rss_idle_mib": round(idle_rss), "rss_peak_mib": round(memory.peak),
         "database_mib": round(database / 2**20), "quiet": quiet,
@@ -350,7 +379,7 @@ def _ratio(a, b) -> str:
 
 
 def table(results: list[dict]) -> str:
-    head = ("| sites x servers | ready (adoption) s | stamps done s | RSS idle / peak MiB | database MiB "
+    head = ("| sites x servers | ready (adoption) s | stamps done s (+ sync past them) | RSS idle / peak MiB | database MiB "
             "| show p50 / p99 ms (direct) | 1,000-row page p50 / p99 ms (slowest site) "
             "| throughput req/s (direct) | failed | show p50 / p99 ms at load (direct) "
             "| page p50 / p99 ms at load (site) | sync p50 / max s |")
@@ -363,6 +392,7 @@ def table(results: list[dict]) -> str:
             f"| {r['sites']} x {r['servers_per_site']:,} = {r['servers']:,} | {r['ready_seconds']} "
             f"({r['adoption_seconds']}) | "
             f"{r['adoption_and_stamps_seconds'] or 'not done after %s' % r['stamps_waited_after_ready']} "
+            f"(+{r['sync_caught_up_after_stamps'] if r['sync_caught_up_after_stamps'] is not None else ' not'}) "
             f"| {r['rss_idle_mib']} / "
             f"{r['rss_peak_mib']} | {r['database_mib']} "
             f"| {q['show_cascade']['p50_ms']} / {q['show_cascade']['p99_ms']} ({q['show_direct']['p50_ms']} / "
