@@ -163,7 +163,7 @@ class FlavorStore:
                 return _flavor(row)
         except IntegrityError:
             # lost a race with a concurrent create: say which of the two clashed
-            async with self._db.session(writing=True) as session:
+            async with self._db.session() as session:
                 await self._refuse_duplicate(session, flavor_id, name)
             raise
 

@@ -144,7 +144,7 @@ class ServerGroupStore:
         async with self._db.session(writing=True) as session:
             await session.execute(update(ServerGroupRow).where(
                 ServerGroupRow.id == group_id, free).values(site_id=site_id))
-        async with self._db.session(writing=True) as session:
+        async with self._db.session() as session:
             pinned = await session.scalar(select(ServerGroupRow.site_id).where(ServerGroupRow.id == group_id))
             if pinned is None:
                 raise _not_found(group_id)
