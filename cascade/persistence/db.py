@@ -200,11 +200,29 @@ class Database:
         it raises. `writing`: it will write (on a SQLite file it takes the
         writer's turn before its connection, see sqlite_writers)."""
         if writing and self._writers is not None:
-            async with self._writers.turns.turn(SQLITE_TURN_TIMEOUT), self._unit(self._writing_sessions) as session:
+            async with self._writers.turns.turn(SQLITE_TURN_TIMEOUT), self._closed_inline() as session:
                 yield session
             return
         async with self._unit(self._sessions) as session:
             yield session
+
+    @contextlib.asynccontextmanager
+    async def _closed_inline(self) -> AsyncIterator[AsyncSession]:
+        """A writing unit of work, ended and closed before the turn passes
+        on. Not `async with` the session: its exit closes it in a task of
+        its own (SQLAlchemy's `_run_to_completion`), two turns of the loop
+        later, and a busy loop's turns are long (a 1,000-row page). The
+        holder's statements run inline, so rolling back and closing here
+        cannot be cut short by a cancellation."""
+        session = self._writing_sessions()
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+        finally:
+            await session.close()
 
     @staticmethod
     @contextlib.asynccontextmanager

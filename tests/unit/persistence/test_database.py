@@ -211,6 +211,41 @@ async def test_a_writing_session_runs_inline_from_its_checkout_to_its_commit(dat
     assert modes and not any(modes)                    # a reader's statements go to its thread
 
 
+async def test_a_writing_session_passes_the_turn_on_without_waiting_for_turns_of_the_loop(
+        database: Database) -> None:
+    """The next writer starts in the same turn of the loop as the previous
+    one's block ends: under load a turn of the loop is long (a 1,000-row
+    page), and a session closed in a task of its own (SQLAlchemy's exit of
+    `async with` a session) held the writer's turn for two of them."""
+    if database.dialect != "sqlite":
+        pytest.skip("SQLite's writers only")
+    ticks = 0
+    ended_at: list[int] = []
+    started_at: list[int] = []
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    async def write(name: str) -> None:
+        async with database.session(writing=True) as session:
+            started_at.append(ticks)
+            session.add(_keypair(name))
+            await session.flush()
+        ended_at.append(ticks)
+
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0)
+    try:
+        await asyncio.gather(*(write(f"k{i}") for i in range(5)))
+    finally:
+        ticker.cancel()
+    # each writer after the first started before the ticker ran again
+    assert started_at[1:] == started_at[:-1] == [started_at[0]] * 4, (started_at, ended_at)
+
+
 async def test_the_writer_turn_passes_ahead_of_callbacks_already_ready() -> None:
     lock = sqlite_writers.HandOffLock()
     order: list[str] = []
