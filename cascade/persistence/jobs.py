@@ -160,9 +160,10 @@ class JobStore:
             query = query.where(JobRow.kind.in_(list(kinds)))
         if except_kinds := list(except_kinds):
             query = query.where(JobRow.kind.not_in(except_kinds))
-        # not a writing session: most claims find nothing, and a claim that
-        # does waits for the writer's turn at its update
-        async with self._db.session() as session:
+        # most claims find nothing: they look first, without the writer's turn
+        if await self._db.first(query) is None:
+            return []
+        async with self._db.session(writing=True) as session:
             ids = list(await session.scalars(query.with_for_update(skip_locked=True)))
             if not ids:
                 return []
