@@ -32,7 +32,7 @@ from cascade.routing.table import RouteTable
 from cascade.routing.translate import Translator
 from cascade.sites.breaker import OPEN, Breaker
 from cascade.sites.client import SiteClient
-from cascade.sites.health import HealthMonitor
+from cascade.sites.health import HealthMonitor, LoopLag
 from cascade.sites.model import DOWN, Site
 from cascade.sites.registry import SiteRegistry
 
@@ -93,13 +93,14 @@ class Runtime:
         validator = TokenValidator(service_auth, http, auth_url=settings.keystone.auth_url,
                                    cache_seconds=settings.keystone.token_cache_seconds)
         routes = RouteTable(db)
+        lag = LoopLag()
 
         def client_factory(site: Site) -> SiteClient:
             breaker = Breaker(failure_threshold=settings.sites.failure_threshold,
                               open_seconds=settings.sites.open_seconds,
                               recovery_seconds=settings.sites.recovery_seconds,
                               on_change=lambda state: _breaker_changed(registry, site.id, state))
-            return SiteClient(site, settings.sites, service_auth=service_auth, breaker=breaker)
+            return SiteClient(site, settings.sites, service_auth=service_auth, breaker=breaker, loop_lag=lag.worst)
 
         registry = SiteRegistry(SiteStore(db), client_factory)
         await registry.load()
@@ -120,7 +121,8 @@ class Runtime:
         runtime.translator = Translator(routes, resolver=lambda kind, site, ids: resolve_unrouted(runtime, kind, site, ids))
         if background:
             runtime.health = HealthMonitor(registry, lambda: [registry.client(s.id) for s in registry.all()],
-                                           settings.sites.probe_interval, deadline=settings.sites.probe_deadline)
+                                           settings.sites.probe_interval, deadline=settings.sites.probe_deadline,
+                                           lag=lag)
             runtime.health.start()
         if worker if worker is not None else (background and settings.jobs.run_in_api):
             runtime.start_worker()

@@ -111,13 +111,16 @@ def error_message(status: int, body: Any, text: str) -> str:
 
 class SiteClient:
     def __init__(self, site: Site, settings: SitesSection, *, service_auth: ServiceAuth | None = None,
-                 breaker: Breaker | None = None, retry_delay: float = RETRY_DELAY) -> None:
+                 breaker: Breaker | None = None, retry_delay: float = RETRY_DELAY,
+                 loop_lag: Callable[[], float] | None = None) -> None:
         self._site = site
         self._settings = settings
         self._shared_auth = service_auth
         self._own_auth: ServiceAuth | None = None
         self.breaker = breaker or Breaker(settings.failure_threshold, settings.open_seconds)
         self._retry_delay = retry_delay
+        # how late this process's event loop has lately run (`health.LoopLag.worst`)
+        self._loop_lag = loop_lag or (lambda: 0.0)
         self._http: aiohttp.ClientSession | None = None
         self._in_flight: set[asyncio.Timeout] = set()     # deadlines of the calls waiting on the site
 
@@ -281,7 +284,10 @@ class SiteClient:
                                 LOG.info("site %s: %s %s could not connect, retrying", self._site.name, method, url)
                                 await asyncio.sleep(self._retry_delay)
                                 continue
-                            raise self._failed(method, url, exc, "it could not be reached", reached=False) from None
+                            waited = (self._settings.connect_timeout
+                                      if isinstance(exc, aiohttp.ConnectionTimeoutError) else None)
+                            raise self._failed(method, url, exc, "it could not be reached", reached=False,
+                                               waited=waited) from None
                         except aiohttp.ClientError as exc:
                             raise self._failed(method, url, exc, "the connection failed") from None
                 finally:
@@ -289,7 +295,7 @@ class SiteClient:
         except TimeoutError as exc:
             why = (f"it did not answer within {deadline:g} seconds" if limit.when() >= ends_at
                    else "it stopped answering")
-            raise self._failed(method, url, exc, why) from None
+            raise self._failed(method, url, exc, why, waited=deadline) from None
         if response.status >= 500 and response.status != 501:
             self.breaker.record_failure()
         else:
@@ -306,10 +312,19 @@ class SiteClient:
                                            skip_auto_headers=NO_BODY_HEADERS if json is None else ()) as resp:
             return _response(resp, await resp.read())
 
-    def _failed(self, method: str, url: str, exc: BaseException, why: str, *, reached: bool = True
-                ) -> SiteUnavailable:
-        self.breaker.record_failure()
-        LOG.warning("site %s: %s %s failed: %s %s", self._site.name, method, url, type(exc).__name__, exc)
+    def _failed(self, method: str, url: str, exc: BaseException, why: str, *, reached: bool = True,
+                waited: float | None = None) -> SiteUnavailable:
+        """The call failed. A wait of `waited` seconds that ran out while
+        this process's own loop ran late by a third of it says nothing of
+        the site (the cascade was slow to read the answer): it is not held
+        against the site's breaker, as `health.LoopLag` does for probes."""
+        late = self._loop_lag()
+        if waited is not None and late > waited / 3:
+            LOG.warning("site %s: %s %s failed: %s %s, while this process ran %.1f s late: not held against "
+                        "the site", self._site.name, method, url, type(exc).__name__, exc, late)
+        else:
+            self.breaker.record_failure()
+            LOG.warning("site %s: %s %s failed: %s %s", self._site.name, method, url, type(exc).__name__, exc)
         return self._unavailable(why, reached=reached)
 
 

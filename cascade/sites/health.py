@@ -188,7 +188,8 @@ class HealthMonitor:
 
     def __init__(self, registry: Any, clients: Callable[[], Iterable[SiteClient]] | Iterable[SiteClient]
                  | Mapping[str, SiteClient], interval: float, *, deadline: float | None = None,
-                 suspect_interval: float = SUSPECT_INTERVAL, clock: Callable[[], float] = time.monotonic) -> None:
+                 suspect_interval: float = SUSPECT_INTERVAL, clock: Callable[[], float] = time.monotonic,
+                 lag: LoopLag | None = None) -> None:
         self._registry = registry
         self._clients = clients
         self._interval = interval
@@ -199,7 +200,7 @@ class HealthMonitor:
         self._probed_at: dict[str, float] = {}                  # site id -> when its last probe started
         self._probing: dict[str, asyncio.Task] = {}             # site id -> its probe under way
         self._task: asyncio.Task | None = None
-        self.lag = LoopLag(clock=clock)
+        self.lag = lag or LoopLag(clock=clock)   # given: shared with the sites' clients
 
     def start(self) -> None:
         if self._task is None or self._task.done():

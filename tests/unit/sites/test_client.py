@@ -258,6 +258,18 @@ async def test_a_timeout_may_have_reached_the_site(fake, client):
     assert not isinstance(caught.value, SiteUnreachable)
 
 
+@pytest.mark.parametrize("late, opens", [(0.0, True), (1.0, False)])
+async def test_timeouts_while_this_process_ran_late_are_not_held_against_the_site(fake, late, opens):
+    client = SiteClient(make_site(fake.url), SETTINGS, loop_lag=lambda: late)
+    try:
+        for _ in range(SETTINGS.failure_threshold):
+            with pytest.raises(SiteUnavailable, match="did not answer within"):
+                await client.request("compute", "GET", "/slow", token="t", timeout=0.2)
+        assert (client.breaker.state == "open") is opens
+    finally:
+        await client.close()
+
+
 async def test_tripping_ends_the_calls_waiting_on_the_site_at_once(fake, client):
     loop = asyncio.get_running_loop()
     started = loop.time()
