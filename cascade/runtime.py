@@ -100,7 +100,7 @@ class Runtime:
                               open_seconds=settings.sites.open_seconds,
                               recovery_seconds=settings.sites.recovery_seconds,
                               on_change=lambda state: _breaker_changed(registry, site.id, state))
-            return SiteClient(site, settings.sites, service_auth=service_auth, breaker=breaker, loop_lag=lag.worst)
+            return SiteClient(site, settings.sites, service_auth=service_auth, breaker=breaker, loop_late=lag.explains)
 
         registry = SiteRegistry(SiteStore(db), client_factory)
         await registry.load()

@@ -112,15 +112,15 @@ def error_message(status: int, body: Any, text: str) -> str:
 class SiteClient:
     def __init__(self, site: Site, settings: SitesSection, *, service_auth: ServiceAuth | None = None,
                  breaker: Breaker | None = None, retry_delay: float = RETRY_DELAY,
-                 loop_lag: Callable[[], float] | None = None) -> None:
+                 loop_late: Callable[[float], bool] | None = None) -> None:
         self._site = site
         self._settings = settings
         self._shared_auth = service_auth
         self._own_auth: ServiceAuth | None = None
         self.breaker = breaker or Breaker(settings.failure_threshold, settings.open_seconds)
         self._retry_delay = retry_delay
-        # how late this process's event loop has lately run (`health.LoopLag.worst`)
-        self._loop_lag = loop_lag or (lambda: 0.0)
+        # whether a wait that ran out is this process's own lateness (`health.LoopLag.explains`)
+        self._loop_late = loop_late or (lambda waited: False)
         self._http: aiohttp.ClientSession | None = None
         self._in_flight: set[asyncio.Timeout] = set()     # deadlines of the calls waiting on the site
 
@@ -315,13 +315,12 @@ class SiteClient:
     def _failed(self, method: str, url: str, exc: BaseException, why: str, *, reached: bool = True,
                 waited: float | None = None) -> SiteUnavailable:
         """The call failed. A wait of `waited` seconds that ran out while
-        this process's own loop ran late by a third of it says nothing of
-        the site (the cascade was slow to read the answer): it is not held
-        against the site's breaker, as `health.LoopLag` does for probes."""
-        late = self._loop_lag()
-        if waited is not None and late > waited / 3:
-            LOG.warning("site %s: %s %s failed: %s %s, while this process ran %.1f s late: not held against "
-                        "the site", self._site.name, method, url, type(exc).__name__, exc, late)
+        this process's own loop ran late (`loop_late`) says nothing of the
+        site (the cascade was slow to read the answer): it is not held
+        against the site's breaker, as for the health probes."""
+        if waited is not None and self._loop_late(waited):
+            LOG.warning("site %s: %s %s failed: %s %s, while this process ran late: not held against the site",
+                        self._site.name, method, url, type(exc).__name__, exc)
         else:
             self.breaker.record_failure()
             LOG.warning("site %s: %s %s failed: %s %s", self._site.name, method, url, type(exc).__name__, exc)

@@ -168,6 +168,11 @@ class LoopLag:
         """The longest the loop was late within the window, in seconds."""
         return max((late for _, late in self._samples), default=0.0)
 
+    def explains(self, waited: float) -> bool:
+        """Whether a wait of `waited` seconds that ran out says more of this
+        process than of the site: the loop ran late lately by a third of it."""
+        return self.worst() > waited / 3
+
     async def _run(self) -> None:
         while True:
             asked = self._clock()
@@ -292,7 +297,7 @@ class HealthMonitor:
 
     def _loop_was_late(self, client: SiteClient) -> bool:
         deadline = self._deadline or client.settings.probe_deadline
-        return self.lag.worst() > deadline / 3
+        return self.lag.explains(deadline)
 
     def _forget_others(self, current: set[str]) -> None:
         """Drop what is kept of sites that are gone."""

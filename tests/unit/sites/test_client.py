@@ -14,6 +14,7 @@ from cascade.config import SitesSection
 from cascade.errors import NotAcceptable, SiteError, SiteUnavailable, SiteUnreachable
 from cascade.sites.breaker import Breaker
 from cascade.sites.client import SiteClient, error_message, microversion_headers
+from cascade.sites.health import LoopLag
 from cascade.sites.model import Site
 
 
@@ -260,7 +261,9 @@ async def test_a_timeout_may_have_reached_the_site(fake, client):
 
 @pytest.mark.parametrize("late, opens", [(0.0, True), (1.0, False)])
 async def test_timeouts_while_this_process_ran_late_are_not_held_against_the_site(fake, late, opens):
-    client = SiteClient(make_site(fake.url), SETTINGS, loop_lag=lambda: late)
+    lag = LoopLag()
+    lag.note(late)
+    client = SiteClient(make_site(fake.url), SETTINGS, loop_late=lag.explains)
     try:
         for _ in range(SETTINGS.failure_threshold):
             with pytest.raises(SiteUnavailable, match="did not answer within"):
