@@ -50,6 +50,8 @@ def _route(row) -> Route:
 
 
 _ROUTE_COLUMNS = ("kind", "top_id", "site_id", "bottom_id", "project_id", "state")
+# the statements that go straight to SQLite's driver (see `_bound_routes`)
+_SELECT_ROUTES = f"SELECT {', '.join('r.' + name for name in _ROUTE_COLUMNS)} FROM {RouteRow.__tablename__} AS r"
 
 
 def _bound_routes(connection: Connection, kind: str, site_id: str, column: InstrumentedAttribute, ids: list[str]):
@@ -61,8 +63,9 @@ def _bound_routes(connection: Connection, kind: str, site_id: str, column: Instr
     if connection.dialect.name == "sqlite":
         marks = ", ".join("?" * len(ids))
         return connection.exec_driver_sql(
-            f"SELECT {', '.join(_ROUTE_COLUMNS)} FROM {RouteRow.__tablename__} WHERE kind = ? AND site_id = ? "
-            f"AND bottom_id IS NOT NULL AND {column.key} IN ({marks})", (kind, site_id, *ids))
+            f"{_SELECT_ROUTES} WHERE r.kind = ? AND r.site_id = ? AND r.bottom_id IS NOT NULL "
+            f"AND r.{column.key} IN ({marks})",
+            (kind, site_id, *ids))
     return connection.execute(select(RouteRow).where(
         RouteRow.kind == kind, RouteRow.site_id == site_id, RouteRow.bottom_id.is_not(None), column.in_(ids)))
 
@@ -73,14 +76,13 @@ def _first_route(connection: Connection, kind: str, top_id: str, site_id: str | 
     straight to the driver, as `_bound_routes`: every routed call whose
     route is not cached reads it."""
     if connection.dialect.name == "sqlite":
-        columns = ", ".join(f"r.{name}" for name in _ROUTE_COLUMNS)
         if site_id is not None:
             return connection.exec_driver_sql(
-                f"SELECT {columns} FROM {RouteRow.__tablename__} AS r WHERE r.kind = ? AND r.top_id = ? "
-                "AND r.site_id = ?", (kind, top_id, site_id)).first()
+                f"{_SELECT_ROUTES} WHERE r.kind = ? AND r.top_id = ? AND r.site_id = ?",
+                (kind, top_id, site_id)).first()
         return connection.exec_driver_sql(
-            f"SELECT {columns} FROM {RouteRow.__tablename__} AS r JOIN {SiteRow.__tablename__} AS s "
-            "ON s.id = r.site_id WHERE r.kind = ? AND r.top_id = ? "
+            f"{_SELECT_ROUTES} JOIN {SiteRow.__tablename__} AS s ON s.id = r.site_id "
+            "WHERE r.kind = ? AND r.top_id = ? "
             "ORDER BY CASE WHEN r.state = ? THEN 0 ELSE 1 END, s.position LIMIT 1", (kind, top_id, BOUND)).first()
     query = select(RouteRow).where(RouteRow.kind == kind, RouteRow.top_id == top_id)
     if site_id is not None:
