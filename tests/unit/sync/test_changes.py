@@ -28,6 +28,15 @@ async def wait_status(h, zone: str, top_id: str, status: str) -> dict:
     raise AssertionError(f"{top_id} never {status}")
 
 
+async def polled(h, name: str) -> str:
+    """A server made through the cascade, ACTIVE in site1, and a poll
+    after it (the site's first: a sweep); its top id."""
+    top_id = (await h.create(name))["server"]["id"]
+    await wait_status(h, "site1", top_id, "ACTIVE")
+    await h.run(CHANGES, "site1")
+    return top_id
+
+
 @pytest.mark.parametrize("harness", BACKENDS, indirect=True)
 async def test_a_status_change_in_the_site_reaches_the_projection(harness):
     h = harness
@@ -73,9 +82,7 @@ async def test_a_poll_that_finds_no_change_moves_the_watermark_to_the_sites_cloc
     # the sync has looked past them
     h = harness
     monkeypatch.setattr(sync_jobs, "OVERLAP", dt.timedelta(0))
-    top_id = (await h.create("quiet"))["server"]["id"]
-    await wait_status(h, "site1", top_id, "ACTIVE")
-    await h.run(CHANGES, "site1")
+    await polled(h, "quiet")
     await asyncio.sleep(1.1)     # the site's times are to the second: past the server's own
     await h.run(CHANGES, "site1")
     before = parse_timestamp((await h.sync_state.get(h.site_ids["site1"])).changes_since)
@@ -91,9 +98,7 @@ async def test_a_change_that_moves_only_updated_is_not_rewritten(harness):
     # metadata written in the site (as the top-id stamp is, on every server)
     # moves `updated` and nothing the projection follows
     h = harness
-    top_id = (await h.create("steady"))["server"]["id"]
-    await wait_status(h, "site1", top_id, "ACTIVE")
-    await h.run(CHANGES, "site1")
+    top_id = await polled(h, "steady")
     before = await h.rt.servers.get(top_id)
     await asyncio.sleep(1.1)
     path = f"/servers/{await h.bottom_id(top_id)}/metadata"
@@ -162,9 +167,7 @@ async def test_servers_of_one_multi_create_are_stamped_with_their_own_top_ids(ha
 
 async def test_a_5xx_to_changes_since_falls_back_to_a_sweep(harness, monkeypatch):
     h = harness
-    top_id = (await h.create("vm"))["server"]["id"]
-    await wait_status(h, "site1", top_id, "ACTIVE")
-    await h.run(CHANGES, "site1")
+    top_id = await polled(h, "vm")
     real = SiteClient.service_request
 
     async def refusing(self, service, method, path, **kw):
@@ -183,9 +186,7 @@ async def test_a_5xx_to_changes_since_falls_back_to_a_sweep(harness, monkeypatch
 
 async def test_a_down_site_is_not_asked_and_keeps_its_last_known_state(harness):
     h = harness
-    top_id = (await h.create("vm"))["server"]["id"]
-    await wait_status(h, "site1", top_id, "ACTIVE")
-    await h.run(CHANGES, "site1")
+    top_id = await polled(h, "vm")
     before = await h.rt.servers.get(top_id)
 
     await h.world.site("site1").set_faults({"down": True})
