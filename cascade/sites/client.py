@@ -2,8 +2,8 @@
 
 Shaped like keystoneauth1's Session + Adapter: a connection pool (one
 aiohttp session per site), endpoints by service type from the site's catalog,
-microversion headers, deadlines, one retry of idempotent calls that could not
-even connect, and the site's circuit breaker. Every call has one deadline
+microversion headers, deadlines, one retry of a call (any method) that could
+not even connect, and the site's circuit breaker. Every call has one deadline
 (the caller's, else `request_timeout`) that covers its retry; when a probe
 finds the site not answering, `trip` ends the calls waiting on it at once.
 HTTP error statuses are returned, never raised (`raise_for_error` turns them
@@ -37,7 +37,6 @@ from cascade.sites.versions import APIVersion
 LOG = logging.getLogger(__name__)
 
 NO_BODY_HEADERS = ("Content-Type",)
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_DELAY = 0.2
 
 # service type -> the name it goes by in the `OpenStack-API-Version` header
@@ -266,7 +265,8 @@ class SiteClient:
         deadline = timeout or self._settings.request_timeout
         clock = asyncio.get_running_loop().time
         ends_at = clock() + deadline
-        attempts = 2 if method in IDEMPOTENT_METHODS else 1
+        # a connect that failed sent nothing, so even a POST is safe to try again
+        attempts = 2
         # one deadline for the call, retry included; `trip` may bring it forward
         limit = asyncio.timeout_at(ends_at)
         try:
@@ -278,7 +278,6 @@ class SiteClient:
                             response = await self._attempt(method, url, headers, json, params)
                             break
                         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-                            # nothing reached the site: safe to try an idempotent call once more
                             if (attempt < attempts and clock() + self._retry_delay < ends_at
                                     and not isinstance(exc, aiohttp.ClientConnectorCertificateError)):
                                 LOG.info("site %s: %s %s could not connect, retrying", self._site.name, method, url)
