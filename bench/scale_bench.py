@@ -20,7 +20,10 @@ For each configuration SITESxSERVERS (servers per site), in turn:
    changes made straight in random sites, each timed until the cascade's
    view shows it (the sync period achieved);
 4. the cascade's resident memory (sampled every second, peak) and its
-   database's size on disk.
+   database's size on disk;
+5. during each load phase, the CPU each process used (the cascade, simcloud,
+   this load generator) in seconds of CPU a second: which of them the
+   machine's 2 cores were spent on.
 
 Prints one JSON document per configuration as it ends, then the Markdown
 table of docs/performance.md. Usage:
@@ -36,6 +39,7 @@ import collections
 import contextlib
 import datetime
 import json
+import os
 import pathlib
 import random
 import statistics
@@ -87,6 +91,29 @@ class MemoryWatch:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used so far."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuWatch:
+    """The CPU each named process used, a second at a time, over a `with` block."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.shares: dict[str, float] = {}
+
+    def __enter__(self) -> "CpuWatch":
+        self._began = time.monotonic(), {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        began, used = self._began
+        wall = time.monotonic() - began
+        self.shares = {name: round((cpu_seconds(pid) - used[name]) / wall, 2) for name, pid in self.pids.items()}
 
 
 class Cloud:
@@ -351,12 +378,16 @@ async def measure(sites: int, servers: int, args: argparse.Namespace, state: pat
 
             changes = asyncio.create_task(sync_changes(cloud, sampled, admin_url, admin, demo_token,
                                                        count=args.changes, spread=args.seconds / 2, rng=rng))
-            through = await load.run(cascade_targets, clients=args.clients, seconds=args.seconds,
-                                     microversion=MICROVERSION)
+            pids = {"cascade": demo.pid, "simcloud": int((state / "simcloud.pid").read_text().split()[0]),
+                    "load generator": os.getpid()}
+            with CpuWatch(pids) as cascade_cpu:
+                through = await load.run(cascade_targets, clients=args.clients, seconds=args.seconds,
+                                         microversion=MICROVERSION)
             latencies = await changes
             direct_target = await sampled.target(cloud, admin)
-            direct = await load.run([direct_target], clients=args.clients, seconds=args.seconds,
-                                    microversion=MICROVERSION)
+            with CpuWatch(pids) as direct_cpu:
+                direct = await load.run([direct_target], clients=args.clients, seconds=args.seconds,
+                                        microversion=MICROVERSION)
         database = sum(p.stat().st_size for p in state.glob("cascade.sqlite*"))
     seen = [s for s in latencies if s is not None]
     return {
@@ -371,6 +402,7 @@ async def measure(sites: int, servers: int, args: argparse.Namespace, state: pat
                  "p50_s": round(statistics.median(seen), 1) if seen else None,
                  "max_s": max(seen) if seen else None},
         "load_cascade": through, "load_direct": direct,
+        "cpu_seconds_a_second": {"load_cascade": cascade_cpu.shares, "load_direct": direct_cpu.shares},
     }
 
 
@@ -378,11 +410,17 @@ def _ratio(a, b) -> str:
     return f"{a / b:.2f}x" if a and b else "-"
 
 
+def _cpu(result: dict, phase: str) -> str:
+    shares = result.get("cpu_seconds_a_second", {}).get(phase)
+    return ", ".join(str(shares[name]) for name in ("cascade", "simcloud", "load generator")) if shares else "-"
+
+
 def table(results: list[dict]) -> str:
     head = ("| sites x servers | ready (adoption) s | stamps done s (+ sync past them) | RSS idle / peak MiB | database MiB "
             "| show p50 / p99 ms (direct) | 1,000-row page p50 / p99 ms (slowest site) "
             "| throughput req/s (direct) | failed | show p50 / p99 ms at load (direct) "
-            "| page p50 / p99 ms at load (site) | sync p50 / max s |")
+            "| page p50 / p99 ms at load (site) | sync p50 / max s "
+            "| CPU s/s at load: cascade, simcloud, load generator (direct) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         q, c, d = r["quiet"], r["load_cascade"], r["load_direct"]
@@ -405,7 +443,8 @@ def table(results: list[dict]) -> str:
             f"{_ratio(cs.get('p50_ms'), ds.get('p50_ms'))}) "
             f"| {cl.get('p50_ms')} / {cl.get('p99_ms')} ({dl.get('p50_ms')} / {dl.get('p99_ms')}; "
             f"{_ratio(cl.get('p50_ms'), dl.get('p50_ms'))}) "
-            f"| {r['sync']['p50_s']} / {r['sync']['max_s']} ({r['sync']['missed']} missed) |")
+            f"| {r['sync']['p50_s']} / {r['sync']['max_s']} ({r['sync']['missed']} missed) "
+            f"| {_cpu(r, 'load_cascade')} ({_cpu(r, 'load_direct')}) |")
     return "\n".join(lines)
 
 

@@ -1,12 +1,13 @@
 """Builds the web application: one aiohttp app with each front mounted under
 its path (`/compute`, `/image`, `/cascade`), the shared middlewares (request
-id and identity, error bodies), and the runtime opened on start-up and closed
+id, error bodies, admission, identity), and the runtime opened on start-up and closed
 on shutdown."""
 from __future__ import annotations
 
 from aiohttp import web
 
 from cascade.api import admin, compute, image
+from cascade.api.admission import admission_middleware
 from cascade.api.faults import faults_middleware
 from cascade.config import Settings
 from cascade.identity import identity_middleware, request_id_middleware
@@ -43,6 +44,8 @@ def build_app(settings: Settings, *, runtime: Runtime | None = None, background:
     app.cleanup_ctx.append(open_runtime)
     app.middlewares.append(request_id_middleware)
     app.middlewares.append(faults_middleware)
+    app.middlewares.append(admission_middleware(lambda request: request.app[RUNTIME_KEY].request_turns,
+                                                exempt=is_public))
     app.middlewares.append(identity_middleware(_LateValidator(app), public=is_public))
     app.add_subapp("/compute", compute.build_app())
     app.add_subapp("/image", image.build_app())

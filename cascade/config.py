@@ -24,6 +24,8 @@ class DefaultSection:
                                    "address (SO_REUSEPORT): the kernel spreads connections among them")
     public_url: str = _opt("", "URL tenants reach the cascade at; empty means the request's own host")
     state_dir: str = _opt(".", "directory for the embedded database and other local state")
+    requests_in_progress: int = _opt(100, "tenant API requests one process works on at once; more wait their "
+                                          "turn in order of arrival (the admin API never waits)")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -82,6 +82,8 @@ class Runtime:
     worker: Worker | None = None
     # server lists built at once ([compute] list_concurrency), set by `start`
     list_turns: asyncio.Semaphore = dataclasses.field(init=False)
+    # tenant requests in progress at once ([DEFAULT] requests_in_progress, `api.admission`), set by `start`
+    request_turns: asyncio.Semaphore = dataclasses.field(init=False)
 
     @classmethod
     async def start(cls, settings: Settings, *, background: bool = True, worker: bool | None = None) -> "Runtime":
@@ -114,6 +116,7 @@ class Runtime:
             journal=Journal(jobs, owner=owner.this_process(), lease_seconds=settings.jobs.lease_seconds),
         )
         runtime.list_turns = asyncio.Semaphore(settings.compute.list_concurrency)
+        runtime.request_turns = asyncio.Semaphore(settings.DEFAULT.requests_in_progress)
         runtime.quotas.register_counter("server_groups", runtime.server_groups.counter)
         # nested ids with no route yet (an image or flavor first seen in a
         # site) are resolved by the top-owned kinds' own adoption code
