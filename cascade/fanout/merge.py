@@ -31,7 +31,8 @@ from typing import Any
 
 from cascade.fanout.sortkeys import SortSpec, after_marker
 
-__all__ = ["SortSpec", "after_marker", "merge", "merge_indexed", "SitePager", "page_fetcher", "first_page_size"]
+__all__ = ["SortSpec", "after_marker", "merge", "merge_indexed", "SitePager", "page_fetcher", "first_page_size",
+           "expected_page_size"]
 
 Row = dict[str, Any]
 # (marker of the site's previous page or None, rows wanted) -> (rows, marker of the next page or None)
@@ -88,6 +89,13 @@ def first_page_size(limit: int, streams: int, *, minimum: int = 10, maximum: int
     plus 10% (rows rarely spread evenly), within [minimum, maximum]."""
     share = -(-limit * 11 // (10 * max(streams, 1)))     # ceil(limit / streams * 1.1), in integers
     return max(1, min(maximum, max(minimum, share)))
+
+
+def expected_page_size(expected: int, *, maximum: int = SITE_MAX_PAGE) -> int:
+    """How many rows to ask a site for first when the page is expected to
+    take `expected` of them (the cascade's own records say so): that, plus a
+    little for what changed since, within [2, maximum]."""
+    return max(2, min(maximum, expected + max(2, expected // 10)))
 
 
 class SitePager:

@@ -15,7 +15,7 @@ import dataclasses
 import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.errors import BadRequest, NotFound
@@ -105,6 +105,21 @@ class ServerProjection:
         query = select(ProjectSiteRow.site_id).distinct().where(ProjectSiteRow.project_id.in_(set(project_ids)))
         # a hot read (every tenant's list): committed rows, by key, at once on SQLite
         return await self._db.read(lambda connection: set(connection.execute(query).scalars()))
+
+    async def page_shares(self, project_ids: Iterable[str], *, limit: int, descending: bool = True,
+                          after: datetime.datetime | None = None) -> dict[str, int]:
+        """How many of the first `limit` live servers of these projects, by
+        creation time (`after`: only those created after it in that order,
+        ties kept), each site holds, by site id: what a list's page will
+        most likely take from each site."""
+        order = ServerRow.created_at.desc() if descending else ServerRow.created_at.asc()
+        first = select(ServerRow.site_id).where(
+            ServerRow.project_id.in_(set(project_ids)), ServerRow.deleted.is_(False))
+        if after is not None:
+            first = first.where(ServerRow.created_at <= after if descending else ServerRow.created_at >= after)
+        first = first.order_by(order).limit(limit).subquery()
+        query = select(first.c.site_id, func.count()).group_by(first.c.site_id)
+        return await self._db.read(lambda connection: dict(connection.execute(query).all()))
 
     async def get(self, top_id: str) -> ProjectedServer:
         async with self._db.session() as session:

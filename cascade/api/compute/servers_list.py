@@ -35,8 +35,9 @@ from cascade.api import patterns
 from cascade.api.compute import server_views
 from cascade.api.compute.common import context, reply, require_admin, runtime_of
 from cascade.context import RequestContext
-from cascade.fanout.merge import SitePager, first_page_size, merge_indexed, page_fetcher
+from cascade.fanout.merge import SitePager, expected_page_size, first_page_size, merge_indexed, page_fetcher
 from cascade.fanout.sortkeys import SortSpec, after_marker
+from cascade.persistence.servers import parse_timestamp
 from cascade.resources.kinds import SERVER
 from cascade.routing import paths
 from cascade.runtime import Runtime
@@ -195,6 +196,7 @@ async def _build(request: web.Request, *, detail: bool) -> web.Response:
     unavailable = [s for s in sites if s.health == DOWN]
     keep_after = after_marker(spec, marker_row, marker_site.position) if marker_row is not None else None
     page = first_page_size(limit, len(reachable)) if limit else 1
+    shares = await _expected_shares(rt, ctx, query, filters, keys, dirs, limit, marker_row) if limit else None
 
     def stream_for(site: Site, site_filters: MultiDict) -> SitePager:
         async def list_page(site_marker: str | None, size: int) -> list[dict]:
@@ -216,7 +218,8 @@ async def _build(request: web.Request, *, detail: bool) -> web.Response:
 
         start = marker_bottom if site is marker_site else None
         keep = (lambda row, i=site.position: keep_after(row, i)) if keep_after else None
-        return SitePager(page_fetcher(list_page, translate=translate), page_size=page, marker=start, keep=keep)
+        size = page if shares is None else expected_page_size(shares.get(site.id, 0))
+        return SitePager(page_fetcher(list_page, translate=translate), page_size=size, marker=start, keep=keep)
 
     async def first_rows(site: Site):
         site_filters = await rt.translator.filters_to_bottom(SERVER, site, filters)
@@ -256,6 +259,30 @@ async def _build(request: web.Request, *, detail: bool) -> web.Response:
         collection = "servers/detail" if detail else "servers"
         body["servers_links"] = [server_views.next_link(ctx, collection, query, rows[len(merged) - 1]["id"])]
     return reply(body)
+
+
+async def _expected_shares(rt: Runtime, ctx: RequestContext, query, filters: MultiDict, keys: list[str],
+                           dirs: list[str], limit: int, marker_row: dict | None) -> dict[str, int] | None:
+    """How many rows of the page each site will most likely give, by site id,
+    from the cascade's own records of the listed projects' servers; None when
+    those cannot tell (filters beyond the projects, sort keys other than the
+    creation time, every project at once). Only the first ask of each site
+    is sized by it: a site that holds more than expected is asked again, so
+    a stale record costs a call, never a row."""
+    projects = _listed_projects(ctx, query)
+    if projects is None or keys != ["created_at"] or not set(filters) <= PROJECT_FILTERS:
+        return None
+    after = None
+    if marker_row is not None:
+        created = marker_row.get(_SORT.format(0))
+        if not isinstance(created, str):
+            return None
+        try:
+            after = parse_timestamp(created)
+        except ValueError:
+            return None
+    descending = (dirs[0] if dirs else "desc") == "desc"
+    return await rt.servers.page_shares(projects, limit=limit, descending=descending, after=after)
 
 
 async def _resumed(first: dict, rest: SitePager, site: Site, unavailable: list[Site]):

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from cascade.fanout.merge import SitePager, first_page_size, merge, merge_indexed, page_fetcher
+from cascade.fanout.merge import SitePager, expected_page_size, first_page_size, merge, merge_indexed, page_fetcher
 from cascade.fanout.sortkeys import SortSpec, after_marker
 
 
@@ -245,3 +245,8 @@ def test_first_page_size_is_a_share_plus_ten_percent_within_bounds(limit, stream
 def test_first_page_size_honours_explicit_bounds():
     assert first_page_size(5, 3, minimum=1) == 2
     assert first_page_size(10_000, 2, maximum=500) == 500
+
+
+@pytest.mark.parametrize("expected, size", [(0, 2), (1, 3), (10, 12), (40, 44), (995, 1000), (5000, 1000)])
+def test_a_sites_first_ask_is_what_the_page_is_expected_to_take_and_a_little_more(expected, size):
+    assert expected_page_size(expected) == size

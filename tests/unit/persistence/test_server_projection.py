@@ -119,3 +119,26 @@ async def test_a_projects_sites_are_written_in_the_callers_transaction(database:
             await servers.upsert_many([server("a", "2024-05-01T00:00:00Z")], session=session)
             raise RuntimeError("the batch fails")
     assert await servers.sites_of(["p1"]) == set()
+
+
+async def test_page_shares_count_each_sites_rows_among_the_first_of_the_order(database: Database) -> None:
+    servers = ServerProjection(database)
+    await servers.upsert_many([
+        server("a1", "2024-01-01T00:00:00Z", site_id="a"),
+        server("b2", "2024-01-02T00:00:00Z", site_id="b"),
+        server("a3", "2024-01-03T00:00:00Z", site_id="a"),
+        server("a4", "2024-01-04T00:00:00+00:00", site_id="a"),
+        server("c5", "2024-01-05T00:00:00Z", site_id="c"),
+        server("gone", "2024-01-06T00:00:00Z", site_id="b"),
+        server("theirs", "2024-01-07T00:00:00Z", site_id="d", project_id="p2"),
+    ])
+    await servers.mark_deleted("gone")
+    assert await servers.page_shares(["p1"], limit=3) == {"c": 1, "a": 2}
+    assert await servers.page_shares(["p1"], limit=3, descending=False) == {"a": 2, "b": 1}
+    assert await servers.page_shares(["p1", "p2"], limit=2) == {"d": 1, "c": 1}
+    # after a marker created on Jan 4th: that day's rows too (ties), then older ones
+    assert await servers.page_shares(["p1"], limit=10, after=parse_timestamp("2024-01-04T00:00:00Z")) \
+        == {"a": 3, "b": 1}
+    assert await servers.page_shares(["p1"], limit=10, descending=False,
+                                     after=parse_timestamp("2024-01-04T00:00:00Z")) == {"a": 1, "c": 1}
+    assert await servers.page_shares(["nobody"], limit=10) == {}
