@@ -2,8 +2,10 @@
 
 Shaped like keystoneauth1's Session + Adapter: a connection pool (one
 aiohttp session per site), endpoints by service type from the site's catalog,
-microversion headers, deadlines, one retry of a call (any method) that could
-not even connect, and the site's circuit breaker. Every call has one deadline
+microversion headers, deadlines, one retry of a call that could not even
+connect (refused: only idempotent calls, since a refused create can go to
+another site at once; connect timed out: any method, as a stall of this
+process's own loop does that), and the site's circuit breaker. Every call has one deadline
 (the caller's, else `request_timeout`) that covers its retry; when a probe
 finds the site not answering, `trip` ends the calls waiting on it at once.
 HTTP error statuses are returned, never raised (`raise_for_error` turns them
@@ -37,6 +39,7 @@ from cascade.sites.versions import APIVersion
 LOG = logging.getLogger(__name__)
 
 NO_BODY_HEADERS = ("Content-Type",)
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_DELAY = 0.2
 
 # service type -> the name it goes by in the `OpenStack-API-Version` header
@@ -265,8 +268,8 @@ class SiteClient:
         deadline = timeout or self._settings.request_timeout
         clock = asyncio.get_running_loop().time
         ends_at = clock() + deadline
-        # a connect that failed sent nothing, so even a POST is safe to try again
         attempts = 2
+        unsent = False     # between attempts: nothing of the call has reached the site
         # one deadline for the call, retry included; `trip` may bring it forward
         limit = asyncio.timeout_at(ends_at)
         try:
@@ -278,10 +281,16 @@ class SiteClient:
                             response = await self._attempt(method, url, headers, json, params)
                             break
                         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-                            if (attempt < attempts and clock() + self._retry_delay < ends_at
+                            # nothing was sent: a call may be tried again, but a refused
+                            # create rather goes to another site at once
+                            again = (isinstance(exc, aiohttp.ConnectionTimeoutError)
+                                     or method in IDEMPOTENT_METHODS)
+                            if (again and attempt < attempts and clock() + self._retry_delay < ends_at
                                     and not isinstance(exc, aiohttp.ClientConnectorCertificateError)):
                                 LOG.info("site %s: %s %s could not connect, retrying", self._site.name, method, url)
+                                unsent = True
                                 await asyncio.sleep(self._retry_delay)
+                                unsent = False
                                 continue
                             waited = (self._settings.connect_timeout
                                       if isinstance(exc, aiohttp.ConnectionTimeoutError) else None)
@@ -292,6 +301,8 @@ class SiteClient:
                 finally:
                     self._in_flight.discard(limit)
         except TimeoutError as exc:
+            if unsent:     # the site was found down while the call waited to try again
+                raise self._failed(method, url, exc, "it could not be reached", reached=False) from None
             why = (f"it did not answer within {deadline:g} seconds" if limit.when() >= ends_at
                    else "it stopped answering")
             raise self._failed(method, url, exc, why, waited=deadline) from None

@@ -6,6 +6,7 @@ import dataclasses
 import socket
 import types
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -177,32 +178,75 @@ def test_error_messages_of_each_service_dialect():
     assert error_message(503, None, "") == "The site answered 503 Service Unavailable."
 
 
-async def test_a_site_that_stays_refused_is_unreachable_and_named_only_by_its_zone():
-    client = SiteClient(make_site(f"http://127.0.0.1:{(port := free_port())}"), SETTINGS, retry_delay=0.01)
-    try:
-        with pytest.raises(SiteUnreachable) as caught:   # nothing was sent: a create may go elsewhere
-            await client.request("compute", "POST", "/servers", token="t", json={})
-    finally:
-        await client.close()
-    message = caught.value.message
-    assert "az-one" in message and "127.0.0.1" not in message and str(port) not in message
-    assert caught.value.site == "site-one"
-
-
-@pytest.mark.parametrize("method", ["GET", "POST"])
-async def test_a_call_that_could_not_connect_is_tried_once_more_whatever_its_method(method):
+async def test_refused_post_is_not_retried_and_names_only_the_zone():
     port = free_port()
     client = SiteClient(make_site(f"http://127.0.0.1:{port}"), SETTINGS, retry_delay=0.3)
     late = FakeSite()
     asyncio.get_running_loop().call_later(0.1, lambda: asyncio.ensure_future(late.start(port)))
     try:
-        resp = await client.request("compute", method, "/servers", token="t",
-                                    json={} if method == "POST" else None)
-        assert resp.status < 500 and len(late.seen) == 1
+        with pytest.raises(SiteUnreachable) as caught:   # nothing was sent: a create may go elsewhere at once
+            await client.request("compute", "POST", "/servers", token="t", json={})
+        await asyncio.sleep(0.4)
+        assert late.seen == []
     finally:
         await client.close()
         if late.server:
             await late.server.close()
+    message = caught.value.message
+    assert "az-one" in message and "127.0.0.1" not in message and str(port) not in message
+    assert caught.value.site == "site-one"
+
+
+async def test_refused_get_is_retried_once():
+    port = free_port()
+    client = SiteClient(make_site(f"http://127.0.0.1:{port}"), SETTINGS, retry_delay=0.3)
+    late = FakeSite()
+    asyncio.get_running_loop().call_later(0.1, lambda: asyncio.ensure_future(late.start(port)))
+    try:
+        resp = await client.request("compute", "GET", "/servers", token="t")
+        assert resp.status == 200 and len(late.seen) == 1
+    finally:
+        await client.close()
+        if late.server:
+            await late.server.close()
+
+
+def connect_times_out_first(client: SiteClient) -> None:
+    """The client's first attempt times out connecting (as when this process's loop stalls); later ones go."""
+    real = client._attempt
+    attempts = []
+
+    async def attempt(*args):
+        attempts.append(args)
+        if len(attempts) == 1:
+            raise aiohttp.ConnectionTimeoutError("connect timed out")
+        return await real(*args)
+
+    client._attempt = attempt
+
+
+async def test_a_post_whose_connect_timed_out_is_tried_once_more(fake):
+    client = SiteClient(make_site(fake.url), SETTINGS, retry_delay=0.01)
+    connect_times_out_first(client)
+    try:
+        resp = await client.request("compute", "POST", "/servers", token="t", json={})
+        assert resp.status < 500 and len(fake.seen) == 1
+    finally:
+        await client.close()
+
+
+async def test_a_site_found_down_while_a_call_waits_to_try_again_was_not_reached(fake):
+    client = SiteClient(make_site(fake.url), SETTINGS, retry_delay=5)
+    connect_times_out_first(client)
+    try:
+        call = asyncio.ensure_future(client.request("compute", "POST", "/servers", token="t", json={}))
+        await asyncio.sleep(0.1)
+        client.trip()                     # a probe found the site down
+        with pytest.raises(SiteUnreachable):
+            await call
+        assert fake.seen == []
+    finally:
+        await client.close()
 
 
 async def test_a_hanging_site_times_out_without_a_retry(fake, client):
