@@ -55,6 +55,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import load  # noqa: E402
+from cascade.cli import processes  # noqa: E402
 from tests.demoproc import free_port, running_demo  # noqa: E402
 
 STAMP_KEY = "cascade_top_id"
@@ -378,7 +379,7 @@ async def measure(sites: int, servers: int, args: argparse.Namespace, state: pat
 
             changes = asyncio.create_task(sync_changes(cloud, sampled, admin_url, admin, demo_token,
                                                        count=args.changes, spread=args.seconds / 2, rng=rng))
-            pids = {"cascade": demo.pid, "simcloud": int((state / "simcloud.pid").read_text().split()[0]),
+            pids = {"cascade": demo.pid, "simcloud": processes.read_pids(state / "simcloud.pid")[0],
                     "load generator": os.getpid()}
             with CpuWatch(pids) as cascade_cpu:
                 through = await load.run(cascade_targets, clients=args.clients, seconds=args.seconds,

@@ -5,13 +5,14 @@ aiohttp session per site), endpoints by service type from the site's catalog,
 microversion headers, deadlines, one retry of a call that could not even
 connect (refused: only idempotent calls, since a refused create can go to
 another site at once; connect timed out: any method, as a stall of this
-process's own loop does that), and the site's circuit breaker. Every call has one deadline
-(the caller's, else `request_timeout`) that covers its retry; when a probe
-finds the site not answering, `trip` ends the calls waiting on it at once.
-HTTP error statuses are returned, never raised (`raise_for_error` turns them
-into `SiteError` when the caller wants); what the tenant may see of a failure
-names the availability zone, never the site's URL. A failure that certainly
-sent nothing (refused connection, open breaker) is `SiteUnreachable`.
+process's own loop does that), and the site's circuit breaker. Every call
+has one deadline (the caller's, else `request_timeout`) that covers its
+retry; when a probe finds the site not answering, `trip` ends the calls
+waiting on it at once. HTTP error statuses are returned, never raised
+(`raise_for_error` turns them into `SiteError` when the caller wants); what
+the tenant may see of a failure names the availability zone, never the
+site's URL. A failure that certainly sent nothing (refused connection, open
+breaker, found down while waiting to try again) is `SiteUnreachable`.
 """
 from __future__ import annotations
 

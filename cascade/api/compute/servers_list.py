@@ -185,7 +185,8 @@ async def _build(request: web.Request, *, detail: bool) -> web.Response:
     spec, keys, dirs = _sort(ctx, query)
     filters = MultiDict((k, v) for k, v in query.items() if k not in PAGING)
     zone = filters.pop("availability_zone", None)
-    sites = await _sites_to_ask(rt, ctx, query)
+    projects = _listed_projects(ctx, query)
+    sites = await _sites_to_ask(rt, projects)
     if zone is not None:
         sites = [s for s in sites if s.availability_zone == zone]
     marker = query.get("marker")
@@ -196,7 +197,7 @@ async def _build(request: web.Request, *, detail: bool) -> web.Response:
     unavailable = [s for s in sites if s.health == DOWN]
     keep_after = after_marker(spec, marker_row, marker_site.position) if marker_row is not None else None
     page = first_page_size(limit, len(reachable)) if limit else 1
-    shares = await _expected_shares(rt, ctx, query, filters, keys, dirs, limit, marker_row) if limit else None
+    shares = await _expected_shares(rt, projects, filters, keys, dirs, limit, marker_row) if limit else None
 
     def stream_for(site: Site, site_filters: MultiDict) -> SitePager:
         async def list_page(site_marker: str | None, size: int) -> list[dict]:
@@ -261,7 +262,7 @@ async def _build(request: web.Request, *, detail: bool) -> web.Response:
     return reply(body)
 
 
-async def _expected_shares(rt: Runtime, ctx: RequestContext, query, filters: MultiDict, keys: list[str],
+async def _expected_shares(rt: Runtime, projects: set[str] | None, filters: MultiDict, keys: list[str],
                            dirs: list[str], limit: int, marker_row: dict | None) -> dict[str, int] | None:
     """How many rows of the page each site will most likely give, by site id,
     from the cascade's own records of the listed projects' servers; None when
@@ -269,7 +270,6 @@ async def _expected_shares(rt: Runtime, ctx: RequestContext, query, filters: Mul
     creation time, every project at once). Only the first ask of each site
     is sized by it: a site that holds more than expected is asked again, so
     a stale record costs a call, never a row."""
-    projects = _listed_projects(ctx, query)
     if projects is None or keys != ["created_at"] or not set(filters) <= PROJECT_FILTERS:
         return None
     after = None
@@ -310,9 +310,9 @@ def _listed_projects(ctx: RequestContext, query) -> set[str] | None:
     return asked | {ctx.project_id}
 
 
-async def _sites_to_ask(rt: Runtime, ctx: RequestContext, query) -> list[Site]:
-    """The sites, in position order, that may hold servers of the listed projects."""
-    projects = _listed_projects(ctx, query)
+async def _sites_to_ask(rt: Runtime, projects: set[str] | None) -> list[Site]:
+    """The sites, in position order, that may hold servers of `projects`
+    (`_listed_projects`; None: every project)."""
     if projects is None:
         return rt.registry.all()
     holding = await rt.servers.sites_of(projects)
